@@ -1,0 +1,48 @@
+# statgen: make setup | demo | test | shards | bench
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+N      ?= 500000
+OUT    ?= data/franka
+DEMO_N ?= 200
+
+# Robot models: where the Menagerie cannot be downloaded (no route to GitHub) and a
+# Menagerie-layout copy sits in ../shared/assets/menagerie, use it.
+SHARED_MENAGERIE := $(abspath ../shared/assets/menagerie)
+ifeq ($(origin MENAGERIE_ROOT),undefined)
+ifneq ($(wildcard $(SHARED_MENAGERIE)/franka_emika_panda),)
+export MENAGERIE_ROOT := $(SHARED_MENAGERIE)
+endif
+endif
+export MUJOCO_GL ?= egl
+
+.PHONY: setup demo test shards bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+# The main job at a small n: generate, verify, preview.
+demo: setup
+	rm -rf data/demo
+	$(BIN)/statgen generate --robot franka --n $(DEMO_N) --shard-size 100 --out data/demo
+	$(BIN)/statgen verify data/demo
+	$(BIN)/statgen preview data/demo --out data/demo/preview.png
+	@echo "demo dataset: data/demo  (contact sheet: data/demo/preview.png)"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+# The default recipe (pipelines/franka_tabletop.toml) into ./data; N=... overrides the count.
+# A stopped run continues where it left off.
+shards: setup
+	$(BIN)/statgen generate --pipeline franka_tabletop --n $(N) --out $(OUT) $(if $(wildcard $(OUT)/_run/run.json),--resume)
+
+bench: setup
+	$(BIN)/python bench/bench.py
+
+clean:
+	rm -rf data/demo dist build

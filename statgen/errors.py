@@ -1,0 +1,33 @@
+"""One root exception, two kinds: the user's mistake (exit 2) and a failure while running (exit 1)."""
+
+from __future__ import annotations
+
+
+class StatgenError(Exception):
+    """Root of every error statgen raises on purpose. The message is one line."""
+
+    exit_code = 1
+
+
+class ConfigError(StatgenError):
+    """A user mistake: a bad flag, a bad config file, a refused resume. Exit code 2."""
+
+    exit_code = 2
+
+
+class RunError(StatgenError):
+    """A failure while running: storage, rendering, a worker that died. Exit code 1."""
+
+    exit_code = 1
+
+
+class VerifyError(StatgenError):
+    """`statgen verify` found problems. Exit code 1."""
+
+    exit_code = 1
+
+
+def expect(cond: bool, what: str, expected: str, got: object) -> None:
+    """Raise ConfigError("<what>: expected <expected>, got <got>") unless cond."""
+    if not cond:
+        raise ConfigError(f"{what}: expected {expected}, got {got!r}")

@@ -1,0 +1,1 @@
+"""Simulation: resolving robot models, building the scene, sampling, FK labels, rendering."""

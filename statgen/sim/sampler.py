@@ -1,0 +1,188 @@
+"""Random feasible joint configurations and their exact labels by forward kinematics.
+
+Every random draw comes from the `np.random.Generator` passed in; there is no global RNG.
+Rejection order is cheapest first: workspace box, then the front camera's view, then
+collision. Visibility is a label (a ray cast), never a filter unless the pipeline asks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from statgen.core import camera as cam
+from statgen.core.geometry import R_to_euler_xyz, R_to_quat_wxyz, R_to_rot6d, invert_T, make_T, transform_point
+from statgen.sim.scene import RENDERED_GROUPS, Scene
+
+REJECT_REASONS = ("collision", "workspace", "out_of_view", "not_visible")
+RAY_MAX_HOPS = 32  # gripper geoms a visibility ray may pass through before giving up
+RAY_NUDGE_M = 1e-6  # step past a surface the ray has just passed through [m]
+
+
+@dataclass
+class Acceptance:
+    drawn: int = 0
+    accepted: int = 0
+    rejected: dict[str, int] = field(default_factory=lambda: {r: 0 for r in REJECT_REASONS})
+
+    def add(self, other: "Acceptance") -> None:
+        self.drawn += other.drawn
+        self.accepted += other.accepted
+        for k, v in other.rejected.items():
+            self.rejected[k] = self.rejected.get(k, 0) + v
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"drawn": self.drawn, "accepted": self.accepted, "rejected": dict(sorted(self.rejected.items()))}
+
+
+def T_world_body(data: mujoco.MjData, body: int) -> np.ndarray:
+    return make_T(data.xmat[body].reshape(3, 3), data.xpos[body])
+
+
+def T_world_site(data: mujoco.MjData, site: int) -> np.ndarray:
+    return make_T(data.site_xmat[site].reshape(3, 3), data.site_xpos[site])
+
+
+def T_world_camera(data: mujoco.MjData, cam_id: int) -> np.ndarray:
+    """OpenCV-convention camera pose (x right, y down, z forward)."""
+    return cam.T_world_cam_from_mujoco(pos=data.cam_xpos[cam_id], R_world_mjcam=data.cam_xmat[cam_id].reshape(3, 3))
+
+
+def set_configuration(scene: Scene, data: mujoco.MjData, *, q_arm: np.ndarray, open_fraction: float) -> None:
+    """Write the arm joints and the gripper opening into qpos, then run FK (kinematics + cameras)."""
+    ix = scene.index
+    data.qpos[ix.arm_qpos] = q_arm
+    data.qpos[ix.gripper_qpos] = ix.gripper_closed + open_fraction * (ix.gripper_open - ix.gripper_closed)
+    mujoco.mj_kinematics(scene.model, data)
+    mujoco.mj_camlight(scene.model, data)
+
+
+def state_labels(scene: Scene, data: mujoco.MjData) -> dict[str, Any]:
+    """DESIGN.md's `state` block (base frame) and T_world_base, from data after FK."""
+    ix = scene.index
+    T_world_base = T_world_body(data, ix.base_body)
+    T_base_ee = invert_T(T_world_base) @ T_world_site(data, ix.tcp_site)
+    R = T_base_ee[:3, :3]
+    tips = [transform_point(T_world_body(data, b), p) for b, p in zip(ix.fingertip_bodies, ix.fingertip_pos)]
+    q_grip = data.qpos[ix.gripper_qpos]
+    frac = float(np.clip(np.mean((q_grip - ix.gripper_closed) / (ix.gripper_open - ix.gripper_closed)), 0.0, 1.0))
+    qpos = np.concatenate([data.qpos[ix.arm_qpos], q_grip])
+    return {
+        "state": {
+            "frame": "base",
+            "joint_names": list(ix.joint_names),
+            "qpos": qpos.tolist(),
+            "ee_pos": T_base_ee[:3, 3].tolist(),
+            "ee_quat_wxyz": R_to_quat_wxyz(R).tolist(),
+            "ee_euler_xyz": R_to_euler_xyz(R).tolist(),
+            "ee_rot6d": R_to_rot6d(R).tolist(),
+            "gripper_width": float(np.linalg.norm(tips[0] - tips[1])),
+            "gripper_open_fraction": frac,
+            "gripper_open": bool(frac >= 0.5),
+        },
+        "T_world_base": T_world_base.tolist(),
+    }
+
+
+def in_collision(scene: Scene, data: mujoco.MjData) -> bool:
+    """True when any robot geom penetrates another geom (the gripper touching itself is allowed)."""
+    mujoco.mj_collision(scene.model, data)
+    if data.ncon == 0:
+        return False
+    g1, g2 = data.contact.geom1[: data.ncon], data.contact.geom2[: data.ncon]
+    dist = data.contact.dist[: data.ncon]
+    rg, gg = scene.index.robot_geoms, scene.index.gripper_geoms
+    bad = (rg[g1] | rg[g2]) & ~(gg[g1] & gg[g2]) & (dist < 0)
+    return bool(np.any(bad))
+
+
+def tcp_visible(scene: Scene, data: mujoco.MjData, *, cam_pos: np.ndarray, p_tcp: np.ndarray) -> bool:
+    """Ray cast from the camera centre to the TCP over rendered geoms, ignoring the gripper's own."""
+    m = scene.model
+    d = p_tcp - cam_pos
+    dist = float(np.linalg.norm(d))
+    direction = d / dist
+    start, travelled, exclude = cam_pos.copy(), 0.0, -1
+    geomid = np.zeros(1, dtype=np.int32)
+    for _ in range(RAY_MAX_HOPS):
+        x = mujoco.mj_ray(m, data, start, direction, RENDERED_GROUPS, 1, exclude, geomid)
+        if x < 0 or travelled + x >= dist - RAY_NUDGE_M:
+            return True
+        g = int(geomid[0])
+        if not scene.index.gripper_geoms[g]:
+            return False
+        travelled += x + RAY_NUDGE_M
+        start = cam_pos + travelled * direction
+        exclude = int(m.geom_bodyid[g])
+    return True
+
+
+def camera_labels(scene: Scene, data: mujoco.MjData, *, T_world_ee: np.ndarray) -> dict[str, Any]:
+    """Per camera: size, K, T_world_cam, the TCP's pixel, depth, in-view and visible flags."""
+    out = {}
+    p = T_world_ee[:3, 3]
+    for name in scene.cameras:
+        c = scene.task.camera(name)
+        K = cam.intrinsics(width=c.width, height=c.height, fovy_deg=float(scene.model.cam_fovy[scene.index.camera_ids[name]]))
+        T_world_cam = T_world_camera(data, scene.index.camera_ids[name])
+        pr = cam.project(K=K, T_world_cam=T_world_cam, p_world=p)
+        in_view = cam.in_image(pr.pixel, width=c.width, height=c.height)
+        out[name] = {
+            "width": c.width, "height": c.height, "K": K.tolist(), "T_world_cam": T_world_cam.tolist(),
+            "ee_pixel": None if pr.pixel is None else pr.pixel.tolist(), "ee_depth": pr.depth, "ee_in_view": in_view,
+            "ee_visible": bool(in_view and tcp_visible(scene, data, cam_pos=T_world_cam[:3, 3], p_tcp=p)),
+        }
+    return out
+
+
+class Sampler:
+    """Draws feasible configurations for one scene; owns one MjData."""
+
+    def __init__(self, scene: Scene, *, require_visible: bool = False, max_draws_per_sample: int = 200):
+        self.scene = scene
+        self.data = mujoco.MjData(scene.model)
+        self.require_visible = require_visible
+        self.max_draws = max_draws_per_sample
+        r = scene.robot
+        self.ws_min, self.ws_max = np.array(r.workspace_min), np.array(r.workspace_max)
+        front = scene.task.camera("front")
+        self.front_id, self.front_wh = scene.index.camera_ids["front"], (front.width, front.height)
+        self.front_K = cam.intrinsics(width=front.width, height=front.height, fovy_deg=float(scene.model.cam_fovy[self.front_id]))
+
+    def draw(self, rng: np.random.Generator, acc: Acceptance) -> dict[str, Any]:
+        """Draw until a configuration is accepted; leaves self.data at it. Returns the labels."""
+        ix, d = self.scene.index, self.data
+        for _ in range(self.max_draws):
+            q = rng.uniform(ix.arm_ranges[:, 0], ix.arm_ranges[:, 1])
+            frac = float(rng.uniform(0.0, 1.0))
+            acc.drawn += 1
+            set_configuration(self.scene, d, q_arm=q, open_fraction=frac)
+            T_world_base = T_world_body(d, ix.base_body)
+            T_world_ee = T_world_site(d, ix.tcp_site)
+            p_base = transform_point(invert_T(T_world_base), T_world_ee[:3, 3])
+            if np.any(p_base < self.ws_min) or np.any(p_base > self.ws_max):
+                acc.rejected["workspace"] += 1
+                continue
+            pr = cam.project(K=self.front_K, T_world_cam=T_world_camera(d, self.front_id), p_world=T_world_ee[:3, 3])
+            if not cam.in_image(pr.pixel, width=self.front_wh[0], height=self.front_wh[1]):
+                acc.rejected["out_of_view"] += 1
+                continue
+            if in_collision(self.scene, d):
+                acc.rejected["collision"] += 1
+                continue
+            labels = state_labels(self.scene, d)
+            labels["cameras"] = camera_labels(self.scene, d, T_world_ee=T_world_ee)
+            if self.require_visible and not labels["cameras"]["front"]["ee_visible"]:
+                acc.rejected["not_visible"] += 1
+                continue
+            acc.accepted += 1
+            return labels
+        from statgen.errors import RunError
+
+        raise RunError(
+            f"robot {self.scene.robot.name}: no feasible configuration in {self.max_draws} draws "
+            f"(rejected so far: {acc.rejected}); widen the workspace box, move the front camera, or raise sampling.max_draws_per_sample"
+        )

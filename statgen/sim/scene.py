@@ -1,0 +1,211 @@
+"""Build the MjModel for (robot, task): the robot mounted on a table, props, lights, cameras."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from statgen.config import RenderSettings, RobotSpec, TaskSpec
+from statgen.core.geometry import R_to_quat_wxyz, look_at_R, quat_wxyz_to_R
+from statgen.errors import ConfigError
+from statgen.sim.assets import ResolvedModel
+
+TCP_SITE = "statgen/tcp"
+TABLE_BODY = "statgen/table"
+# The geom groups MuJoCo renders by default (0, 1, 2); also what occludes a ray.
+RENDERED_GROUPS = np.array([1, 1, 1, 0, 0, 0], dtype=np.uint8)
+
+SEG_BACKGROUND, SEG_ROBOT, SEG_GRIPPER = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class SceneIndex:
+    """Ids and addresses into one compiled model, looked up once."""
+
+    arm_qpos: np.ndarray  # (n_arm,) qpos addresses
+    arm_ranges: np.ndarray  # (n_arm, 2) sampling ranges [rad or m]
+    gripper_qpos: np.ndarray  # (n_grip,)
+    gripper_closed: np.ndarray  # (n_grip,)
+    gripper_open: np.ndarray  # (n_grip,)
+    joint_names: tuple[str, ...]  # arm then gripper joints, the order of state.qpos
+    tcp_site: int
+    base_body: int
+    fingertip_bodies: tuple[int, int]
+    fingertip_pos: np.ndarray  # (2, 3) [m] in those bodies' frames
+    camera_ids: dict[str, int]
+    robot_geoms: np.ndarray  # bool (ngeom,): geoms of the robot (base body's subtree)
+    gripper_geoms: np.ndarray  # bool (ngeom,): geoms of the gripper bodies
+    gripper_bodies: np.ndarray  # (k,) body ids
+
+
+def _names(seq) -> str:
+    names = [x.name for x in seq if x.name]
+    return ", ".join(names[:40]) + (" ..." if len(names) > 40 else "")
+
+
+def _spec_from(resolved: ResolvedModel, key: str) -> mujoco.MjSpec:
+    try:
+        return mujoco.MjSpec.from_string(resolved.text(key), assets=resolved.assets)
+    except Exception as e:  # noqa: BLE001 - MuJoCo raises ValueError with a multi-line text
+        raise ConfigError(f"robot {resolved.robot}: MuJoCo cannot parse {key}: {str(e).strip().splitlines()[-1]}") from None
+
+
+def build_spec(
+    *, robot: RobotSpec, task: TaskSpec, resolved: ResolvedModel, cameras: tuple[str, ...], render: RenderSettings
+) -> tuple[mujoco.MjSpec, list[mujoco.MjSpec]]:
+    """The scene as an MjSpec (and the attached child specs, which must outlive it until compiled)."""
+    spec = _spec_from(resolved, resolved.main_file)
+    children = []
+    for att, key in zip(robot.model.attach, resolved.attach_files):
+        child = _spec_from(resolved, key)
+        site, body = spec.site(att.site), child.body(att.body)
+        if site is None:
+            raise ConfigError(f"robot {robot.name}: model.attach site {att.site!r} not in {resolved.main_file}; valid sites: {_names(spec.sites)}")
+        if body is None:
+            raise ConfigError(f"robot {robot.name}: model.attach body {att.body!r} not in {key}; valid bodies: {_names(child.bodies)}")
+        site.attach_body(body, att.prefix, "")
+        children.append(child)
+
+    def body(name: str, what: str) -> mujoco.MjsBody:
+        b = spec.body(name)
+        if b is None:
+            raise ConfigError(f"robot {robot.name}: {what} body {name!r} is not in the model; valid bodies: {_names(spec.bodies)}")
+        return b
+
+    # Mount the robot base on the table top.
+    base = body(robot.model.base_body, "model.base_body")
+    yaw = np.deg2rad(task.robot_yaw_deg)
+    q_mount = np.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)])
+    R_mount = quat_wxyz_to_R(q_mount)
+    p_mount = np.array([task.robot_pos[0], task.robot_pos[1], task.table_height + task.robot_pos[2]])
+    base.pos = p_mount + R_mount @ np.asarray(base.pos)
+    base.quat = R_to_quat_wxyz(R_mount @ quat_wxyz_to_R(np.asarray(base.quat)))
+
+    # The TCP.
+    if robot.tcp.site is None:
+        body(robot.tcp.body, "tcp").add_site(name=TCP_SITE, pos=list(robot.tcp.pos), size=[0.005, 0, 0], group=5)
+    elif spec.site(robot.tcp.site) is None:
+        raise ConfigError(f"robot {robot.name}: tcp.site {robot.tcp.site!r} is not in the model; valid sites: {_names(spec.sites)}")
+    for name in (*robot.gripper_bodies, *(f.body for f in robot.fingertips)):
+        body(name, "gripper")
+
+    # Scene: floor, table, props, lights.
+    wb = spec.worldbody
+    wb.add_geom(name="statgen/floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[4, 4, 0.1], rgba=list(task.floor_rgba))
+    sx, sy, sz = task.table_size
+    table = wb.add_body(name=TABLE_BODY, pos=[task.table_center_xy[0], task.table_center_xy[1], task.table_height])
+    table.add_geom(name="statgen/table_top", type=mujoco.mjtGeom.mjGEOM_BOX, size=[sx / 2, sy / 2, sz / 2], pos=[0, 0, -sz / 2], rgba=list(task.table_rgba))
+    leg_h = (task.table_height - sz) / 2
+    for i, (dx, dy) in enumerate([(1, 1), (1, -1), (-1, 1), (-1, -1)]):
+        table.add_geom(name=f"statgen/table_leg{i}", type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.03, 0.03, leg_h],
+                       pos=[dx * (sx / 2 - 0.05), dy * (sy / 2 - 0.05), -sz - leg_h], rgba=list(task.table_rgba))
+    spec.add_exclude(bodyname1=robot.model.base_body, bodyname2=TABLE_BODY)
+    shape = {"box": mujoco.mjtGeom.mjGEOM_BOX, "sphere": mujoco.mjtGeom.mjGEOM_SPHERE, "cylinder": mujoco.mjtGeom.mjGEOM_CYLINDER}
+    for i, p in enumerate(task.props):
+        table.add_geom(name=f"statgen/prop{i}", type=shape[p.shape], size=list(p.size),
+                       pos=[p.pos[0] - task.table_center_xy[0], p.pos[1] - task.table_center_xy[1], p.pos[2]], rgba=list(p.rgba))
+    for i, (pos, d) in enumerate(task.lights):
+        wb.add_light(name=f"statgen/light{i}", pos=list(pos), dir=list(d), diffuse=[0.6, 0.6, 0.6], castshadow=True)
+
+    # Cameras.
+    for name in cameras:
+        c = task.camera(name)
+        if c.on_wrist:
+            if robot.wrist_camera is None:
+                raise ConfigError(f"robot {robot.name} has no [wrist_camera] in {robot.source_path}; drop 'wrist' from cameras or add one")
+            w = robot.wrist_camera
+            R = look_at_R(eye=np.array(w.pos), target=np.array(w.target), up=np.array(w.up))
+            body(w.body, "wrist_camera").add_camera(name=name, pos=list(w.pos), quat=list(R_to_quat_wxyz(R)), fovy=c.fovy_deg)
+        else:
+            R = look_at_R(eye=np.array(c.pos), target=np.array(c.target))
+            wb.add_camera(name=name, pos=list(c.pos), quat=list(R_to_quat_wxyz(R)), fovy=c.fovy_deg)
+
+    sizes = {(task.camera(n).width, task.camera(n).height) for n in cameras}
+    if len(sizes) != 1:
+        raise ConfigError(f"task {task.name}: the enabled cameras {list(cameras)} must share one image size (one renderer per worker), got {sorted(sizes)}")
+    (w_px, h_px), = sizes
+    spec.visual.global_.offwidth = max(w_px, 16)
+    spec.visual.global_.offheight = max(h_px, 16)
+    spec.visual.quality.offsamples = render.multisample
+    return spec, children
+
+
+def compile_scene(spec: mujoco.MjSpec, robot_name: str) -> mujoco.MjModel:
+    try:
+        return spec.compile()
+    except Exception as e:  # noqa: BLE001
+        raise ConfigError(f"robot {robot_name}: the scene does not compile: {str(e).strip().splitlines()[-1]}") from None
+
+
+def index_scene(model: mujoco.MjModel, *, robot: RobotSpec, cameras: tuple[str, ...]) -> SceneIndex:
+    """Look up every id the sampler needs, and check the robot TOML against the model."""
+
+    def jid(name: str, what: str) -> int:
+        i = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name)
+        if i < 0:
+            valid = ", ".join(model.joint(k).name for k in range(model.njnt))
+            raise ConfigError(f"robot {robot.name}: {what} joint {name!r} is not in the model; valid joints: {valid}")
+        if int(model.jnt_type[i]) not in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE)):
+            raise ConfigError(f"robot {robot.name}: joint {name!r} must be a hinge or slide joint")
+        return i
+
+    def bid(name: str) -> int:
+        return mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, name)
+
+    overrides = dict(robot.arm_ranges)
+    arm_ids = [jid(j, "arm") for j in robot.arm_joints]
+    ranges = []
+    for j, i in zip(robot.arm_joints, arm_ids):
+        if j in overrides:
+            ranges.append(overrides[j])
+        elif model.jnt_limited[i]:
+            ranges.append(tuple(model.jnt_range[i]))
+        else:
+            raise ConfigError(f"robot {robot.name}: joint {j!r} has no limits in the model; give it a sampling range under [arm.ranges] in {robot.source_path}")
+    ranges = np.array(ranges, dtype=float)
+    if np.any(ranges[:, 0] >= ranges[:, 1]):
+        bad = robot.arm_joints[int(np.argmax(ranges[:, 0] >= ranges[:, 1]))]
+        raise ConfigError(f"robot {robot.name}: joint {bad!r} has an empty sampling range; expected low < high")
+    grip_ids = [jid(j, "gripper") for j in robot.gripper_joints]
+    tcp_name = robot.tcp.site or TCP_SITE
+    tcp = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, tcp_name)
+    base = bid(robot.model.base_body)
+
+    # The robot is the base body's subtree.
+    in_robot = np.zeros(model.nbody, dtype=bool)
+    in_robot[base] = True
+    for b in range(base + 1, model.nbody):  # bodies are stored parents first
+        in_robot[b] = in_robot[model.body_parentid[b]]
+    grip_bodies = np.array([bid(b) for b in robot.gripper_bodies], dtype=int)
+    robot_geoms = in_robot[model.geom_bodyid]
+    gripper_geoms = np.isin(model.geom_bodyid, grip_bodies)
+    cam_ids = {c: mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, c) for c in cameras}
+    return SceneIndex(
+        arm_qpos=model.jnt_qposadr[arm_ids].copy(), arm_ranges=ranges,
+        gripper_qpos=model.jnt_qposadr[grip_ids].copy(), gripper_closed=np.array(robot.gripper_closed), gripper_open=np.array(robot.gripper_open),
+        joint_names=(*robot.arm_joints, *robot.gripper_joints), tcp_site=tcp, base_body=base,
+        fingertip_bodies=(bid(robot.fingertips[0].body), bid(robot.fingertips[1].body)),
+        fingertip_pos=np.array([robot.fingertips[0].pos, robot.fingertips[1].pos]),
+        camera_ids=cam_ids, robot_geoms=robot_geoms, gripper_geoms=gripper_geoms, gripper_bodies=grip_bodies,
+    )
+
+
+@dataclass
+class Scene:
+    """A compiled scene and its index. Not shared between processes: each worker builds its own."""
+
+    model: mujoco.MjModel
+    index: SceneIndex
+    robot: RobotSpec
+    task: TaskSpec
+    cameras: tuple[str, ...]
+
+
+def build_scene(
+    *, robot: RobotSpec, task: TaskSpec, resolved: ResolvedModel, cameras: tuple[str, ...], render: RenderSettings
+) -> Scene:
+    spec, _children = build_spec(robot=robot, task=task, resolved=resolved, cameras=cameras, render=render)
+    model = compile_scene(spec, robot.name)
+    return Scene(model=model, index=index_scene(model, robot=robot, cameras=cameras), robot=robot, task=task, cameras=cameras)

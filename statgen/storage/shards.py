@@ -1,0 +1,118 @@
+"""WebDataset shards: a tar per shard, members grouped by key, sorted, fixed mtime.
+
+A shard becomes visible only when complete: it is written under a temporary name
+(not ending in .tar) and moved into place with os.replace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import webdataset as wds
+
+SHARD_PREFIX = "statgen-"
+FIXED_MTIME = 0  # reproducible tars
+TAR_USER = "statgen"
+
+
+def shard_name(shard: int) -> str:
+    return f"shards/{SHARD_PREFIX}{shard:06d}.tar"
+
+
+def index_name(shard: int) -> str:
+    return f"index/{SHARD_PREFIX}{shard:06d}.parquet"
+
+
+def sample_key(index: int) -> str:
+    return f"{index:09d}"
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    """One finished shard, as shards.jsonl and dataset.json record it."""
+
+    name: str
+    first_index: int
+    samples: int
+    bytes: int
+    sha256: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class _HashingFile:
+    """A write-only file wrapper that hashes and counts what passes through."""
+
+    def __init__(self, f):
+        self.f, self.h, self.n = f, hashlib.sha256(), 0
+
+    def write(self, b) -> int:
+        self.h.update(b)
+        self.n += len(b)
+        return self.f.write(b)
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
+def partial_path(path: Path) -> Path:
+    """A temporary sibling name: hidden (pyarrow.dataset skips it) and not ending in the final suffix."""
+    return path.with_name(f".{path.name}.partial-{uuid.uuid4().hex[:8]}")
+
+
+class ShardWriter:
+    """Context manager writing one shard atomically.
+
+    >>> with ShardWriter(root, shard=0, first_index=0) as w:
+    ...     w.write(0, {"front.jpg": b"...", "json": b"{...}"})
+    >>> w.info  # ShardInfo once the tar is in place
+    """
+
+    def __init__(self, root: Path, *, shard: int, first_index: int):
+        self.root, self.shard, self.first_index = Path(root), shard, first_index
+        self.name = shard_name(shard)
+        self.final = self.root / self.name
+        self.tmp = partial_path(self.final)
+        self.count = 0
+        self.info: ShardInfo | None = None
+
+    def __enter__(self) -> "ShardWriter":
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        self._f = open(self.tmp, "wb")
+        self._hf = _HashingFile(self._f)
+        self._tw = wds.TarWriter(self._hf, encoder=False, mtime=FIXED_MTIME, user=TAR_USER, group=TAR_USER, mode=0o444)
+        return self
+
+    def write(self, index: int, members: dict[str, bytes]) -> None:
+        """Add one sample: `members` maps field names ('front.jpg', 'json') to bytes."""
+        if index != self.first_index + self.count:
+            raise ValueError(f"shard {self.shard}: expected index {self.first_index + self.count}, got {index}")
+        self._tw.write({"__key__": sample_key(index), **members})
+        self.count += 1
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self._tw.close()
+            self._f.flush()
+            if exc_type is None:
+                os.fsync(self._f.fileno())
+        finally:
+            self._f.close()
+        if exc_type is not None:
+            self.tmp.unlink(missing_ok=True)
+            return
+        os.replace(self.tmp, self.final)
+        self.info = ShardInfo(self.name, self.first_index, self.count, self._hf.n, self._hf.h.hexdigest())
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

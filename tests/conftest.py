@@ -1,0 +1,61 @@
+"""Shared test setup: headless GL, the local Menagerie copy, and scene builders.
+
+MUJOCO_GL must be set before the first `import mujoco` anywhere in the process, so it
+is set here at import time (pytest imports conftest.py before the test modules).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+_LOCAL_MENAGERIE = Path(__file__).resolve().parents[2] / "shared/assets/menagerie"
+if not os.environ.get("MENAGERIE_ROOT") and _LOCAL_MENAGERIE.exists():
+    os.environ["MENAGERIE_ROOT"] = str(_LOCAL_MENAGERIE)
+
+import functools  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@functools.lru_cache(maxsize=None)
+def resolved(robot: str = "franka"):
+    """(RobotSpec, TaskSpec('tabletop'), ResolvedModel) for a robot, read once per session."""
+    from statgen.config import load_robot, load_task
+    from statgen.sim.assets import resolve_model
+
+    spec = load_robot(robot)
+    return spec, load_task("tabletop"), resolve_model(spec)
+
+
+def make_scene(robot: str = "franka", cameras: tuple[str, ...] = ("front",), **render):
+    """A compiled statgen Scene of `robot` on the tabletop task (a fresh MjModel each call).
+
+    Extra keyword arguments become statgen.config.RenderSettings fields.
+    """
+    from statgen.config import RenderSettings
+    from statgen.sim.scene import build_scene
+
+    spec, task, res = resolved(robot)
+    return build_scene(robot=spec, task=task, resolved=res, cameras=tuple(cameras), render=RenderSettings(**render))
+
+
+def make_spec(robot: str = "franka", cameras: tuple[str, ...] = ("front",), **render):
+    """(MjSpec, children, RobotSpec, TaskSpec) for the scene, to add test-only geoms before compiling.
+
+    The children (attached sub-specs) must be kept alive until the spec is compiled.
+    """
+    from statgen.config import RenderSettings
+    from statgen.sim.scene import build_spec
+
+    spec, task, res = resolved(robot)
+    mj_spec, children = build_spec(robot=spec, task=task, resolved=res, cameras=tuple(cameras), render=RenderSettings(**render))
+    return mj_spec, children, spec, task
+
+
+@pytest.fixture(scope="session")
+def franka_scene():
+    """The franka/tabletop scene with the front camera (read-only: tests make their own MjData)."""
+    return make_scene("franka", ("front",))

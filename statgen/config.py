@@ -394,6 +394,7 @@ class RenderSettings:
     shadows: bool = False
     reflections: bool = False
     multisample: int = 0  # offscreen MSAA samples: 0 (off), 2, 4, 8 ...
+    visual_reduction: float = 0.85  # fraction of visual-mesh faces removed by decimation (0 = full meshes)
 
 
 @dataclass(frozen=True)
@@ -450,6 +451,7 @@ PIPELINE_KEYS = {
     "render.shadows": ("render.shadows", "bool"),
     "render.reflections": ("render.reflections", "bool"),
     "render.multisample": ("render.multisample", "int"),
+    "render.visual_reduction": ("render.visual_reduction", "float"),
     "sampling.require_visible": ("require_visible", "bool"),
     "sampling.max_draws_per_sample": ("max_draws_per_sample", "int"),
     "rosa.ranges": ("rosa_ranges", "any"),
@@ -504,6 +506,8 @@ def validate(cfg: GenerateConfig) -> None:
         raise ConfigError(f"image.jpeg_quality: expected 1..100, got {cfg.jpeg_quality}")
     if cfg.render.multisample < 0 or cfg.render.multisample > 16:
         raise ConfigError(f"render.multisample: expected 0..16 samples, got {cfg.render.multisample}")
+    if not 0.0 <= cfg.render.visual_reduction < 0.99:
+        raise ConfigError(f"render.visual_reduction: expected a fraction in [0, 0.99), got {cfg.render.visual_reduction}")
     if cfg.max_draws_per_sample < 1:
         raise ConfigError(f"sampling.max_draws_per_sample: expected >= 1, got {cfg.max_draws_per_sample}")
     if not cfg.cameras or "front" not in cfg.cameras:

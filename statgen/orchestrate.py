@@ -19,8 +19,8 @@ from statgen import __version__
 from statgen.config import DATASET_SCHEMA, GenerateConfig, load_robot, load_task
 from statgen.core.rosa import BINS, DIMS
 from statgen.errors import ConfigError, RunError, StatgenError
-from statgen.producer import Job, ShardPlan, ShardProducer, ShardResult, plan_shards
-from statgen.sim.assets import resolve_model
+from statgen.producer import Job, ShardPlan, ShardProducer, ShardResult, peak_rss_mb, plan_shards
+from statgen.sim.assets import resolve_model, simplify_visual_meshes
 from statgen.sim.sampler import Acceptance
 from statgen.sim.scene import build_scene
 from statgen.storage.run import RUN_DIR, RunLock, append_shard, read_json, read_shards, write_json_atomic
@@ -63,6 +63,7 @@ def prepare(cfg: GenerateConfig) -> tuple[Job, Path]:
     for c in cfg.cameras:
         task.camera(c)
     model = resolve_model(robot, assets_dir=cfg.assets)
+    model = simplify_visual_meshes(model, target_reduction=cfg.render.visual_reduction)
     job = Job(config=cfg, robot=robot, task=task, model=model)
     build_scene(robot=robot, task=task, resolved=model, cameras=cfg.cameras, render=cfg.render)  # names, ranges
     out = Path(cfg.out or f"data/{robot.name}")
@@ -273,7 +274,7 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:
         def on_result(r: ShardResult) -> None:
             nonlocal gl
             shard = int(r.info.name.split("-")[-1].split(".")[0])
-            extra = {"acceptance": r.acceptance.as_dict(), "gl_renderer": r.gl_renderer}
+            extra = {"acceptance": r.acceptance.as_dict(), "gl_renderer": r.gl_renderer, "worker_peak_rss_mb": round(r.peak_rss_mb, 1)}
             append_shard(out, r.info, extra)
             results[shard] = (r.info, extra)
             gl = gl or r.gl_renderer
@@ -295,6 +296,10 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:
             "assets": [{"robot": job.robot.name, "source": job.model.source, "license": job.model.license}],
             "shards": [info.as_dict() for info, _ in sorted(results.values(), key=lambda x: x[0].name)],
             "samples_per_second": round(rate, 2) if todo else None,
+            "resources": {
+                "driver_peak_rss_mb": round(peak_rss_mb(), 1),
+                "worker_peak_rss_mb": max((e.get("worker_peak_rss_mb", 0.0) for _, e in results.values()), default=0.0),
+            },
         }
         if dataset["samples"] != cfg.n:
             raise RunError(f"internal error: {dataset['samples']} samples written, expected {cfg.n}; rerun with --resume")

@@ -8,7 +8,7 @@ template choice included, comes from it in order.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ class ShardResult:
     info: ShardInfo
     acceptance: Acceptance
     gl_renderer: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0  # the worker process's peak resident memory so far
 
 
 def shard_rng(seed: int, shard: int) -> np.random.Generator:
@@ -118,12 +118,19 @@ class ShardProducer:
                 if progress is not None:
                     progress(1)
         write_index(root, index_name(plan.shard), rows)
-        return ShardResult(info=w.info, acceptance=acc, gl_renderer=gl_renderer_name(self.renderer))
+        return ShardResult(info=w.info, acceptance=acc, gl_renderer=gl_renderer_name(self.renderer), peak_rss_mb=peak_rss_mb())
 
     def close(self) -> None:
         if self.renderer is not None:
             self.renderer.close()
             self.renderer = None
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size [MiB] (Linux reports ru_maxrss in KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def gl_renderer_name(renderer) -> str:

@@ -7,6 +7,7 @@ Robots that dm_control bundles (jaco) are read from the installed dm_control pac
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import xml.etree.ElementTree as ET
@@ -31,10 +32,16 @@ class ResolvedModel:
     attach_files: tuple[str, ...]  # keys of the attached MJCFs, same order as RobotSpec.model.attach
     assets: dict[str, bytes]
     license: str
+    simplified_from: str = ""  # model_sha256 of the original files when visual meshes were simplified
 
     @property
     def model_sha256(self) -> str:
-        """sha256 over every file the model loads, in sorted path order (path and bytes)."""
+        """sha256 over every file the model loads, in sorted path order (path and bytes).
+
+        For a model with simplified visual meshes, this is the original files' hash.
+        """
+        if self.simplified_from:
+            return self.simplified_from
         h = hashlib.sha256()
         for k in sorted(self.assets):
             h.update(k.encode() + b"\0")
@@ -66,6 +73,29 @@ def _inline(parent: ET.Element, assets: dict[str, bytes], seen: set[str]) -> Non
                 parent.insert(i + j, el)
         else:
             _inline(child, assets, seen)
+
+
+def cache_dir() -> Path:
+    """statgen's cache: $STATGEN_CACHE_DIR, else $XDG_CACHE_HOME/statgen, else ~/.cache/statgen."""
+    if os.environ.get("STATGEN_CACHE_DIR"):
+        return Path(os.environ["STATGEN_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "statgen"
+
+
+def simplify_visual_meshes(resolved: ResolvedModel, *, target_reduction: float) -> ResolvedModel:
+    """The same model with its visual-only meshes decimated (collision meshes untouched), cached on disk."""
+    if target_reduction <= 0:
+        return resolved
+    import mujoco
+
+    from statgen.sim.meshes import simplify_assets, visual_mesh_files
+
+    files: list[str] = []
+    for key in (resolved.main_file, *resolved.attach_files):
+        spec = mujoco.MjSpec.from_string(resolved.text(key), assets=resolved.assets)
+        files += visual_mesh_files(spec)
+    assets = simplify_assets(resolved.assets, files, target_reduction=target_reduction, cache_dir=cache_dir() / "meshes")
+    return dataclasses.replace(resolved, assets=assets, simplified_from=resolved.model_sha256)
 
 
 def _closure(entry: Path, model_dir: Path) -> dict[str, bytes]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from statgen.core import camera as cam
 from statgen.core.geometry import R_to_euler_xyz, R_to_quat_wxyz, R_to_rot6d, invert_T, make_T, transform_point
+from statgen.errors import RunError
 from statgen.sim.scene import RENDERED_GROUPS, Scene
 
 REJECT_REASONS = ("collision", "workspace", "out_of_view", "not_visible")
@@ -143,45 +144,66 @@ class Sampler:
 
     def __init__(self, scene: Scene, *, require_visible: bool = False, max_draws_per_sample: int = 200):
         self.scene = scene
-        self.data = mujoco.MjData(scene.model)
+        m = scene.model
+        self.data = mujoco.MjData(m)
         self.require_visible = require_visible
         self.max_draws = max_draws_per_sample
         r = scene.robot
         self.ws_min, self.ws_max = np.array(r.workspace_min), np.array(r.workspace_max)
         front = scene.task.camera("front")
         self.front_id, self.front_wh = scene.index.camera_ids["front"], (front.width, front.height)
-        self.front_K = cam.intrinsics(width=front.width, height=front.height, fovy_deg=float(scene.model.cam_fovy[self.front_id]))
+        self.front_K = cam.intrinsics(width=front.width, height=front.height, fovy_deg=float(m.cam_fovy[self.front_id]))
+        # The base is welded to the world and the front camera is fixed in it, so their poses
+        # are computed once; the rejection tests then cost a few multiplications per draw.
+        mujoco.mj_kinematics(m, self.data)
+        mujoco.mj_camlight(m, self.data)
+        if m.body_weldid[scene.index.base_body] != 0:
+            raise ValueError("the robot base must be fixed to the world (no joint between them)")
+        self.T_base_world = invert_T(T_world_body(self.data, scene.index.base_body))
+        front_fixed = m.cam_bodyid[self.front_id] == 0
+        self.T_cam_world = invert_T(T_world_camera(self.data, self.front_id)) if front_fixed else None
+
+    def _in_front_view(self, p_world: np.ndarray) -> bool:
+        T_cam_world = self.T_cam_world if self.T_cam_world is not None else invert_T(T_world_camera(self.data, self.front_id))
+        p_cam = T_cam_world[:3, :3] @ p_world + T_cam_world[:3, 3]
+        if p_cam[2] <= 0:
+            return False
+        u, v, w = self.front_K @ p_cam
+        return cam.in_image(np.array([u / w, v / w]), width=self.front_wh[0], height=self.front_wh[1])
 
     def draw(self, rng: np.random.Generator, acc: Acceptance) -> dict[str, Any]:
         """Draw until a configuration is accepted; leaves self.data at it. Returns the labels."""
-        ix, d = self.scene.index, self.data
+        ix, d, m = self.scene.index, self.data, self.scene.model
+        lo, hi = ix.arm_ranges[:, 0], ix.arm_ranges[:, 1]
+        R_bw, t_bw = self.T_base_world[:3, :3], self.T_base_world[:3, 3]
         for _ in range(self.max_draws):
-            q = rng.uniform(ix.arm_ranges[:, 0], ix.arm_ranges[:, 1])
+            q = rng.uniform(lo, hi)
             frac = float(rng.uniform(0.0, 1.0))
             acc.drawn += 1
-            set_configuration(self.scene, d, q_arm=q, open_fraction=frac)
-            T_world_base = T_world_body(d, ix.base_body)
-            T_world_ee = T_world_site(d, ix.tcp_site)
-            p_base = transform_point(invert_T(T_world_base), T_world_ee[:3, 3])
+            d.qpos[ix.arm_qpos] = q
+            d.qpos[ix.gripper_qpos] = ix.gripper_closed + frac * (ix.gripper_open - ix.gripper_closed)
+            mujoco.mj_kinematics(m, d)
+            p_world = d.site_xpos[ix.tcp_site].copy()
+            p_base = R_bw @ p_world + t_bw
             if np.any(p_base < self.ws_min) or np.any(p_base > self.ws_max):
                 acc.rejected["workspace"] += 1
                 continue
-            pr = cam.project(K=self.front_K, T_world_cam=T_world_camera(d, self.front_id), p_world=T_world_ee[:3, 3])
-            if not cam.in_image(pr.pixel, width=self.front_wh[0], height=self.front_wh[1]):
+            if self.T_cam_world is None:
+                mujoco.mj_camlight(m, d)
+            if not self._in_front_view(p_world):
                 acc.rejected["out_of_view"] += 1
                 continue
             if in_collision(self.scene, d):
                 acc.rejected["collision"] += 1
                 continue
+            mujoco.mj_camlight(m, d)  # moving cameras (wrist) follow the arm
             labels = state_labels(self.scene, d)
-            labels["cameras"] = camera_labels(self.scene, d, T_world_ee=T_world_ee)
+            labels["cameras"] = camera_labels(self.scene, d, T_world_ee=T_world_site(d, ix.tcp_site))
             if self.require_visible and not labels["cameras"]["front"]["ee_visible"]:
                 acc.rejected["not_visible"] += 1
                 continue
             acc.accepted += 1
             return labels
-        from statgen.errors import RunError
-
         raise RunError(
             f"robot {self.scene.robot.name}: no feasible configuration in {self.max_draws} draws "
             f"(rejected so far: {acc.rejected}); widen the workspace box, move the front camera, or raise sampling.max_draws_per_sample"

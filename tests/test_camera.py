@@ -110,6 +110,17 @@ def test_mujoco_to_opencv_axes():
     np.testing.assert_allclose(T[:3, :3], np.diag([1.0, -1.0, -1.0]))
 
 
+def test_front_camera_pose_by_hand(franka_scene):
+    """T_world_cam of the front camera from tasks/tabletop.toml's pos/target, OpenCV axes."""
+    d = mujoco.MjData(franka_scene.model)
+    mujoco.mj_forward(franka_scene.model, d)
+    c = franka_scene.task.camera("front")
+    fwd, right, up = camera_axes(c.pos, c.target)
+    T = T_world_camera(d, franka_scene.index.camera_ids["front"])
+    np.testing.assert_allclose(T[:3, 3], c.pos, atol=RIGID_TOL)
+    np.testing.assert_allclose(T[:3, :3], np.column_stack([right, -up, fwd]), atol=RIGID_TOL)  # x right, y down, z forward
+
+
 # ----------------------------------------------------------------------------- rendered markers
 
 

@@ -66,8 +66,8 @@ def check_rotation_fields(state: dict, R_ref: np.ndarray) -> None:
 
 
 @pytest.fixture(scope="module")
-def franka():
-    return make_scene("franka", ("front",))
+def franka(franka_scene):
+    return franka_scene
 
 
 @pytest.fixture(scope="module")

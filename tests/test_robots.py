@@ -138,8 +138,8 @@ def test_sampler_is_deterministic(scene):
 
 
 @pytest.fixture(scope="module")
-def franka():
-    return make_scene("franka", ("front",))
+def franka(franka_scene):
+    return franka_scene
 
 
 def test_hand_in_the_table_is_a_collision(franka):

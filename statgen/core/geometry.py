@@ -76,7 +76,8 @@ def R_to_euler_xyz(R: np.ndarray) -> np.ndarray:
     """
     R = np.asarray(R, dtype=float)
     sp = -R[2, 0]
-    pitch = float(np.arcsin(np.clip(sp, -1.0, 1.0)))
+    # atan2 keeps full precision near +-pi/2, where arcsin(1 - d) loses half the digits.
+    pitch = float(np.arctan2(sp, np.hypot(R[0, 0], R[1, 0])))
     if abs(sp) < 1.0 - 1e-12:
         roll = float(np.arctan2(R[2, 1], R[2, 2]))
         yaw = float(np.arctan2(R[1, 0], R[0, 0]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -107,16 +108,19 @@ def check(v: Any, kind: str, where: str) -> Any:
     ok = {
         "str": lambda: isinstance(v, str) and v != "",
         "int": lambda: isinstance(v, int) and not isinstance(v, bool),
-        "float": lambda: isinstance(v, num) and not isinstance(v, bool),
+        "float": lambda: isinstance(v, num) and not isinstance(v, bool) and math.isfinite(v),
         "bool": lambda: isinstance(v, bool),
         "vec3": lambda: isinstance(v, list) and len(v) == 3 and all(isinstance(x, num) and not isinstance(x, bool) for x in v),
         "vec4": lambda: isinstance(v, list) and len(v) == 4 and all(isinstance(x, num) and not isinstance(x, bool) for x in v),
         "range": lambda: isinstance(v, list) and len(v) == 2 and all(isinstance(x, num) and not isinstance(x, bool) for x in v) and v[0] < v[1],
         "list[str]": lambda: isinstance(v, list) and all(isinstance(x, str) and x for x in v),
+        "list[float]": lambda: isinstance(v, list) and all(isinstance(x, num) and not isinstance(x, bool) and math.isfinite(x) for x in v),
+        "list[table]": lambda: isinstance(v, list) and all(isinstance(x, dict) for x in v),
         "any": lambda: True,
     }[kind]()
     if not ok:
-        expected = {"range": "[low, high] with low < high", "vec3": "3 numbers", "vec4": "4 numbers", "str": "a non-empty string"}.get(kind, kind)
+        expected = {"range": "[low, high] with low < high", "vec3": "3 numbers", "vec4": "4 numbers", "str": "a non-empty string",
+                    "list[float]": "a list of numbers", "list[table]": "a list of tables"}.get(kind, kind)
         raise ConfigError(f"{where}: expected {expected}, got {v!r}")
     if kind == "float":
         return float(v)
@@ -124,6 +128,8 @@ def check(v: Any, kind: str, where: str) -> Any:
         return tuple(float(x) for x in v)
     if kind == "list[str]":
         return tuple(v)
+    if kind == "list[float]":
+        return tuple(float(x) for x in v)
     return v
 
 
@@ -204,8 +210,22 @@ def _rosa_ranges(v: Any, where: str) -> tuple[tuple[float, float], ...]:
     return tuple(check(r, "range", f"{where}[{i}] ({DIMS[i]})") for i, r in enumerate(v))
 
 
+def _in_file(path: Path, fn):
+    """Run fn(); a ConfigError from it names the file when it does not already."""
+    try:
+        return fn()
+    except ConfigError as e:
+        if str(path) in str(e):
+            raise
+        raise ConfigError(f"{path}: {e}") from None
+
+
 def load_robot(name_or_path: str) -> RobotSpec:
     path = find_toml("robots", name_or_path)
+    return _in_file(path, lambda: _load_robot(path))
+
+
+def _load_robot(path: Path) -> RobotSpec:
     top = _Table(read_toml(path), "")
     name = top.get("name", "str")
     description = top.get("description", "str", "")
@@ -215,9 +235,12 @@ def load_robot(name_or_path: str) -> RobotSpec:
     if source not in MODEL_SOURCES:
         raise ConfigError(f"{path}: model.source: expected one of {', '.join(MODEL_SOURCES)}, got {source!r}")
     attach = []
-    for i, a in enumerate(m.get("attach", "any", [])):
+    for i, a in enumerate(m.get("attach", "list[table]", [])):
         at = _Table(a, f"model.attach[{i}]")
-        attach.append(Attachment(file=at.get("file", "str"), body=at.get("body", "str"), site=at.get("site", "str"), prefix=str(at.get("prefix", "any", ""))))
+        prefix = at.get("prefix", "any", "")
+        if not isinstance(prefix, str):
+            raise ConfigError(f"model.attach[{i}].prefix: expected a string, got {prefix!r}")
+        attach.append(Attachment(file=at.get("file", "str"), body=at.get("body", "str"), site=at.get("site", "str"), prefix=prefix))
         at.done()
     model = ModelRef(
         source=source, name=m.get("name", "str"), file=m.get("file", "str"), base_body=m.get("base_body", "str"),
@@ -243,14 +266,14 @@ def load_robot(name_or_path: str) -> RobotSpec:
 
     g = top.sub("gripper")
     g_joints = g.get("joints", "list[str]")
-    closed = tuple(float(check(x, "float", "gripper.closed")) for x in g.get("closed", "any"))
-    opened = tuple(float(check(x, "float", "gripper.open")) for x in g.get("open", "any"))
+    closed = g.get("closed", "list[float]")
+    opened = g.get("open", "list[float]")
     if not (len(g_joints) == len(closed) == len(opened)):
         raise ConfigError(f"{path}: gripper: expected one closed and one open value per joint ({len(g_joints)}), got {len(closed)} and {len(opened)}")
     if any(c == o for c, o in zip(closed, opened)):
         raise ConfigError(f"{path}: gripper: closed and open must differ for every joint, got {closed} and {opened}")
     bodies = g.get("bodies", "list[str]")
-    tips = g.get("fingertips", "any")
+    tips = g.get("fingertips", "list[table]")
     if not (isinstance(tips, list) and len(tips) == 2):
         raise ConfigError(f"{path}: gripper.fingertips: expected two points, got {tips!r}")
     fingertips = (_point(_Table(tips[0], "gripper.fingertips[0]")), _point(_Table(tips[1], "gripper.fingertips[1]")))
@@ -335,6 +358,10 @@ def _camera_size(t: _Table, key: str, where: str) -> int:
 
 def load_task(name_or_path: str) -> TaskSpec:
     path = find_toml("tasks", name_or_path)
+    return _in_file(path, lambda: _load_task(path))
+
+
+def _load_task(path: Path) -> TaskSpec:
     top = _Table(read_toml(path), "")
     name = top.get("name", "str")
     t = top.sub("table")
@@ -347,7 +374,7 @@ def load_task(name_or_path: str) -> TaskSpec:
     robot_pos, robot_yaw = r.get("pos", "vec3"), r.get("yaw_deg", "float", 0.0)
     r.done()
     lights = []
-    for i, lt in enumerate(top.get("lights", "any", [])):
+    for i, lt in enumerate(top.get("lights", "list[table]", [])):
         lt_t = _Table(lt, f"lights[{i}]")
         lights.append((lt_t.get("pos", "vec3"), lt_t.get("dir", "vec3")))
         lt_t.done()
@@ -369,7 +396,7 @@ def load_task(name_or_path: str) -> TaskSpec:
     if not any(c.name == "front" for c in cams):
         raise ConfigError(f"{path}: cameras: a 'front' camera is required (it decides which samples are in view)")
     props = []
-    for i, p in enumerate(top.get("props", "any", [])):
+    for i, p in enumerate(top.get("props", "list[table]", [])):
         pt = _Table(p, f"props[{i}]")
         shape = pt.get("shape", "str")
         if shape not in ("box", "sphere", "cylinder"):
@@ -477,14 +504,31 @@ def load_pipeline(name_or_path: str) -> dict[str, Any]:
     return out
 
 
+FIELD_KINDS = {
+    # GenerateConfig field -> kind for `check` (flags and pipeline values alike)
+    "robot": "str", "n": "int", "task": "str", "seed": "int", "shard_size": "int", "cameras": "list[str]",
+    "image_format": "str", "jpeg_quality": "int", "depth": "bool", "seg": "bool", "require_visible": "bool",
+    "max_draws_per_sample": "int", "out": "str", "workers": "int", "assets": "str", "address": "str",
+    "resume": "bool", "progress": "bool", "pipeline": "str",
+    "render.shadows": "bool", "render.reflections": "bool", "render.multisample": "int", "render.visual_reduction": "float",
+}
+
+
 def build_config(values: dict[str, Any]) -> GenerateConfig:
     """GenerateConfig from flat values (pipeline defaults merged with flags), validated."""
-    render = RenderSettings(**{k.split(".")[1]: values.pop(k) for k in list(values) if k.startswith("render.")})
+    values = {k: v for k, v in values.items() if v is not None}
     if "robot" not in values:
         raise ConfigError("no robot given: pass --robot NAME (e.g. --robot franka) or a --pipeline that sets it")
-    if values.get("n") is None:
+    if "n" not in values:
         raise ConfigError("no sample count given: pass --n N or a --pipeline that sets it")
-    values = {k: v for k, v in values.items() if v is not None}
+    for k, v in list(values.items()):
+        if k == "rosa_ranges":
+            values[k] = _rosa_ranges(list(v) if isinstance(v, tuple) else v, "rosa.ranges")
+        elif k not in FIELD_KINDS:
+            raise ConfigError(f"unknown setting {k!r}; valid: {', '.join(sorted(FIELD_KINDS))}")
+        else:
+            values[k] = check(list(v) if isinstance(v, tuple) else v, FIELD_KINDS[k], k.replace("_", "-") if "." not in k else k)
+    render = RenderSettings(**{k.split(".")[1]: values.pop(k) for k in list(values) if k.startswith("render.")})
     cfg = GenerateConfig(render=render, **values)
     validate(cfg)
     return cfg

@@ -19,6 +19,7 @@ from statgen import __version__
 from statgen.config import DATASET_SCHEMA, GenerateConfig, load_robot, load_task
 from statgen.core.rosa import BINS, DIMS
 from statgen.errors import ConfigError, RunError, StatgenError
+from statgen.faults import maybe_kill
 from statgen.producer import Job, ShardPlan, ShardProducer, ShardResult, peak_rss_mb, plan_shards
 from statgen.sim.assets import resolve_model, simplify_visual_meshes
 from statgen.sim.sampler import Acceptance
@@ -27,7 +28,17 @@ from statgen.storage.run import RUN_DIR, RunLock, append_shard, read_json, read_
 from statgen.storage.shards import ShardInfo, file_sha256, index_name, shard_name
 
 IN_FLIGHT_PER_WORKER = 2
-PROGRESS_EVERY_SAMPLES = 25
+PROGRESS_POLL_S = 1.0
+MAX_SHARD_ATTEMPTS = 4  # a shard whose worker dies is retried on a new worker up to this many times
+
+log = logging.getLogger("statgen")
+
+
+def _lost_worker_errors() -> tuple[type[BaseException], ...]:
+    import ray.exceptions as rex
+
+    names = ("ActorDiedError", "RayActorError", "WorkerCrashedError", "NodeDiedError", "ObjectLostError", "ActorUnavailableError", "OwnerDiedError")
+    return tuple(getattr(rex, n) for n in names if hasattr(rex, n))
 
 
 def run_identity(job: Job) -> dict[str, Any]:
@@ -166,78 +177,117 @@ def _run_ray(job: Job, todo: list[ShardPlan], out: Path, *, on_result: Callable[
         kwargs: dict[str, Any] = dict(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=True)
         if cfg.address:
             ray.init(address=cfg.address, **kwargs)
-        else:
-            ray.init(num_cpus=os.cpu_count(), **kwargs)
+        else:  # one CPU slot per worker; more workers than cores is the user's call
+            ray.init(num_cpus=max(os.cpu_count() or 1, cfg.workers or 0), **kwargs)
         started = True
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
-        n_workers = max(1, min(cfg.workers or cpus, len(todo)))
+        if cfg.workers and cfg.workers > cpus:
+            log.warning("statgen: --workers %d but the cluster has %d CPUs; using %d workers", cfg.workers, cpus, cpus)
+        n_workers = max(1, min(cfg.workers or cpus, cpus, len(todo)))
         # llvmpipe threads per worker: share the cores among the workers of this machine.
         lp_threads = max(1, (os.cpu_count() or 1) // n_workers) if not cfg.address else 1
         env = {"LP_NUM_THREADS": os.environ.get("LP_NUM_THREADS", str(lp_threads)), "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
-        for var in ("MUJOCO_EGL_DEVICE_ID", "PYOPENGL_PLATFORM"):
+        for var in ("MUJOCO_EGL_DEVICE_ID", "PYOPENGL_PLATFORM", "STATGEN_FAULT_KILL_AT", "STATGEN_FAULT_ONCE", "STATGEN_CACHE_DIR"):
             if var in os.environ:
                 env[var] = os.environ[var]
 
-        @ray.remote(num_cpus=1)
+        @ray.remote(num_cpus=1, concurrency_groups={"progress": 1})
         class Worker:
-            def __init__(self, job: Job):
-                self.producer = ShardProducer(job)
+            """Keeps the model and renderer warm; shards run one at a time, progress is polled beside them."""
 
-            def produce(self, plan: ShardPlan, root: str, counter) -> ShardResult:
-                pending = [0]
+            def __init__(self, job: Job):
+                self.job, self.producer = job, None
+                self.current = 0  # samples of the shard being written
+
+            def produce(self, plan: ShardPlan, root: str) -> ShardResult:
+                if self.producer is None:  # a GL context belongs to the thread that made it: make it here
+                    self.producer = ShardProducer(self.job)
+                self.current = 0
 
                 def tick(k: int) -> None:
-                    pending[0] += k
-                    if pending[0] >= PROGRESS_EVERY_SAMPLES:
-                        counter.add.remote(pending[0])
-                        pending[0] = 0
+                    self.current += k
 
                 result = self.producer.produce(plan, Path(root), progress=tick)
-                if pending[0]:
-                    counter.add.remote(pending[0])
+                self.current = 0
                 return result
 
-        @ray.remote(num_cpus=0)
-        class Counter:
-            def __init__(self):
-                self.n = 0
+            @ray.method(concurrency_group="progress")
+            def progress(self) -> int:
+                return self.current
 
-            def add(self, k: int) -> None:
-                self.n += k
-
-            def value(self) -> int:
-                return self.n
-
-        counter = Counter.remote()
         job_ref = ray.put(job)
-        workers = [Worker.options(runtime_env={"env_vars": env}).remote(job_ref) for _ in range(n_workers)]
-        queue = list(todo)
-        inflight: dict[Any, int] = {}
+        finished = [0]
 
-        def submit(w: int) -> None:
-            if queue:
+        def poll_progress() -> None:
+            try:
+                partial = sum(ray.get([w.progress.remote() for w, ok in zip(workers, alive) if ok], timeout=2.0))
+            except ray.exceptions.RayError:
+                return
+            on_progress(finished[0] + partial)
+
+        def new_worker():
+            return Worker.options(runtime_env={"env_vars": env}, max_restarts=0).remote(job_ref)
+
+        workers = [new_worker() for _ in range(n_workers)]
+        alive = [True] * n_workers
+        queue = list(todo)
+        inflight: dict[Any, tuple[int, Any, ShardPlan]] = {}  # ref -> (slot, actor, plan)
+        attempts: dict[int, int] = {}
+        lost_worker = _lost_worker_errors()
+
+        def submit(w: int, plan: ShardPlan | None = None) -> None:
+            if plan is None:
+                if not queue:
+                    return
                 plan = queue.pop(0)
-                inflight[workers[w].produce.remote(plan, str(out), counter)] = w
+            attempts[plan.shard] = attempts.get(plan.shard, 0) + 1
+            inflight[workers[w].produce.remote(plan, str(out))] = (w, workers[w], plan)
 
         for w in range(n_workers):
             for _ in range(IN_FLIGHT_PER_WORKER):
                 submit(w)
         while inflight:
-            ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.5)
-            on_progress(ray.get(counter.value.remote()))
+            ready, _ = ray.wait(list(inflight), num_returns=1, timeout=PROGRESS_POLL_S)
+            poll_progress()
             for ref in ready:
-                w = inflight.pop(ref)
-                on_result(ray.get(ref))
-                submit(w)
+                w, actor, plan = inflight.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except lost_worker as e:
+                    # The worker process or its node died. A shard is a pure function of
+                    # (config, seed, shard), so a new worker simply writes it again.
+                    if attempts[plan.shard] >= MAX_SHARD_ATTEMPTS:
+                        raise RunError(f"shard {plan.shard} failed {attempts[plan.shard]} times ({type(e).__name__}); finished shards are kept: rerun with --resume") from None
+                    if workers[w] is actor and alive[w]:  # the first failure seen from this actor
+                        if ray.available_resources().get("CPU", 0) >= 1:
+                            workers[w] = new_worker()  # its process died: a new one takes its place
+                        else:
+                            alive[w] = False  # its node is gone: the others take over its shards
+                    target = w if alive[w] else min((i for i in range(n_workers) if alive[i]),
+                                                    key=lambda i: sum(1 for x, _, _ in inflight.values() if x == i), default=None)
+                    if target is None:
+                        raise RunError("every worker was lost; finished shards are kept: rerun with --resume when the cluster is back") from None
+                    log.warning("statgen: worker lost (%s); shard %d is written again by another worker", type(e).__name__, plan.shard)
+                    submit(target, plan)
+                    continue
+                on_result(result)
+                finished[0] += result.info.samples
+                if alive[w]:
+                    submit(w)
     except StatgenError:
         raise
-    except ray.exceptions.RayError as e:
+    except ray.exceptions.RayTaskError as e:
         cause = getattr(e, "cause", None)
         if isinstance(cause, StatgenError):
             raise cause from None
+        if isinstance(cause, OSError):
+            raise RunError(f"a worker could not write the dataset ({cause.strerror or cause}); finished shards are kept: fix the storage and rerun with --resume") from None
+        first = str(cause or e).strip().splitlines()[0] if str(cause or e).strip() else type(e).__name__
+        raise RunError(f"a worker failed ({type(cause or e).__name__}: {first}); finished shards are kept: rerun with --resume") from None
+    except ray.exceptions.RayError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise RunError(f"a worker failed ({type(e).__name__}: {first}); finished shards are kept: rerun with --resume") from e
+        raise RunError(f"Ray failed ({type(e).__name__}: {first}); finished shards are kept: rerun with --resume") from None
     finally:
         if started:
             ray.shutdown()
@@ -263,6 +313,7 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:
         run_json = out / RUN_DIR / "run.json"
         if not run_json.exists():
             write_json_atomic(run_json, {"schema": DATASET_SCHEMA, "identity": identity, "created": time.time()})
+            maybe_kill("after_run_json")
         (out / "dataset.json").unlink(missing_ok=True)
         kept = keep_finished(out, plans)
         todo = [p for p in plans if p.shard not in kept]
@@ -276,6 +327,7 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:
             shard = int(r.info.name.split("-")[-1].split(".")[0])
             extra = {"acceptance": r.acceptance.as_dict(), "gl_renderer": r.gl_renderer, "worker_peak_rss_mb": round(r.peak_rss_mb, 1)}
             append_shard(out, r.info, extra)
+            maybe_kill("after_shard_record")
             results[shard] = (r.info, extra)
             gl = gl or r.gl_renderer
 
@@ -303,5 +355,9 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:
         }
         if dataset["samples"] != cfg.n:
             raise RunError(f"internal error: {dataset['samples']} samples written, expected {cfg.n}; rerun with --resume")
+        for sub in ("shards", "index"):  # partial files of workers that died mid-shard
+            for f in (out / sub).glob(".*.partial-*") if (out / sub).is_dir() else ():
+                f.unlink(missing_ok=True)
+        maybe_kill("before_dataset_json")
         write_json_atomic(out / "dataset.json", dataset)
         return dataset

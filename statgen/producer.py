@@ -16,6 +16,7 @@ import numpy as np
 
 from statgen.config import SAMPLE_SCHEMA, GenerateConfig, RobotSpec, TaskSpec
 from statgen.core import rosa, text
+from statgen.faults import maybe_kill
 from statgen.sim.assets import ResolvedModel
 from statgen.sim.sampler import Acceptance, Sampler
 from statgen.sim.scene import build_scene
@@ -117,6 +118,9 @@ class ShardProducer:
                 rows.append(index_row(sample, shard_name=w.name))
                 if progress is not None:
                     progress(1)
+                if i == plan.count // 2:
+                    maybe_kill("mid_shard")
+        maybe_kill("after_shard_rename")
         write_index(root, index_name(plan.shard), rows)
         return ShardResult(info=w.info, acceptance=acc, gl_renderer=gl_renderer_name(self.renderer), peak_rss_mb=peak_rss_mb())
 

@@ -15,6 +15,8 @@ _LOCAL_MENAGERIE = Path(__file__).resolve().parents[2] / "shared/assets/menageri
 if not os.environ.get("MENAGERIE_ROOT") and _LOCAL_MENAGERIE.exists():
     os.environ["MENAGERIE_ROOT"] = str(_LOCAL_MENAGERIE)
 
+pytest_plugins = ["s3_server"]
+
 import functools  # noqa: E402
 
 import pytest  # noqa: E402
@@ -59,3 +61,31 @@ def make_spec(robot: str = "franka", cameras: tuple[str, ...] = ("front",), **re
 def franka_scene():
     """The franka/tabletop scene with the front camera (read-only: tests make their own MjData)."""
     return make_scene("franka", ("front",))
+
+
+# --------------------------------------------------------------------------- end-to-end datasets
+
+E2E_N, E2E_SHARD = 24, 8
+
+
+def run_cli(*args: str, check: bool = True, **kw):
+    """`python -m statgen.cli ...` in a subprocess (its own Ray instance)."""
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-m", "statgen.cli", *args], capture_output=True, text=True, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError(f"statgen {' '.join(args)} exited {p.returncode}:\n{p.stderr[-3000:]}")
+    return p
+
+
+def e2e_args(out, *extra: str) -> list[str]:
+    return ["generate", "--robot", "franka", "--n", str(E2E_N), "--shard-size", str(E2E_SHARD), "--out", str(out), "--quiet", *extra]
+
+
+@pytest.fixture(scope="session")
+def dataset_2w(tmp_path_factory):
+    """A tiny franka dataset made by 2 Ray workers (read-only: copy it before damaging it)."""
+    out = tmp_path_factory.mktemp("ds") / "two"
+    run_cli(*e2e_args(out, "--workers", "2"))
+    return out

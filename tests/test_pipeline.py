@@ -20,27 +20,20 @@ from pathlib import Path
 import numpy as np
 import pyarrow.dataset as pads
 import pytest
+from conftest import E2E_N, E2E_SHARD, e2e_args, run_cli
 
-N, SHARD = 24, 8
+N, SHARD = E2E_N, E2E_SHARD
 KILL_TIMEOUT_S = 240
-
-
-def cli(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
-    p = subprocess.run([sys.executable, "-m", "statgen.cli", *args], capture_output=True, text=True, **kw)
-    if check and p.returncode != 0:
-        raise AssertionError(f"statgen {' '.join(args)} exited {p.returncode}:\n{p.stderr[-3000:]}")
-    return p
+cli = run_cli
 
 
 def gen_args(out: Path, *extra: str) -> list[str]:
-    return ["generate", "--robot", "franka", "--n", str(N), "--shard-size", str(SHARD), "--out", str(out), "--quiet", *extra]
+    return e2e_args(out, *extra)
 
 
 @pytest.fixture(scope="module")
-def two_workers(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("ds") / "two"
-    cli(*gen_args(out, "--workers", "2"))
-    return out
+def two_workers(dataset_2w) -> Path:
+    return dataset_2w
 
 
 @pytest.fixture(scope="module")

@@ -99,10 +99,14 @@ class ShardWriter:
         try:
             self._tw.close()
             self._f.flush()
-            if exc_type is None:
-                os.fsync(self._f.fileno())
-        finally:
+            os.fsync(self._f.fileno())
             self._f.close()
+        except BaseException:
+            self._f.close() if not self._f.closed else None
+            self.tmp.unlink(missing_ok=True)
+            if exc_type is None:
+                raise  # e.g. ENOSPC while flushing the last block: nothing becomes visible
+            return
         if exc_type is not None:
             self.tmp.unlink(missing_ok=True)
             return

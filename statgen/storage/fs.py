@@ -1,0 +1,339 @@
+"""Where a dataset lives: a local folder or an object-storage prefix, through pyarrow.fs.
+
+    store = Store.open("s3://bucket/prefix")      # or "data/x", "/abs/x", "file:///x", "gs://b/p"
+    store.write_bytes("dataset.json", blob)        # visible only once complete
+    store.put_file(staged_path, "shards/statgen-000000.tar")
+
+S3 settings come from the environment of the process that touches the store (a Ray
+worker uses its own): AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL (any S3-compatible store;
+http or https from the URL's scheme), AWS_REGION / AWS_DEFAULT_REGION, and the usual
+credential variables or instance profile. Without an endpoint or a region, pyarrow asks
+AWS for the bucket's region. The pyarrow filesystem is never pickled; it is rebuilt lazily.
+
+Atomicity. Local: a hidden temporary name in the same folder, fsync, os.replace. Object
+storage: one output stream, written by a single write() call and closed once (a single
+PutObject for objects under arrow's 10 MiB part size, else a multipart upload). An object
+appears only when its stream closes, and a process that dies before that leaves nothing.
+pyarrow has no abort: closing a stream, or dropping it (its destructor closes it), also
+publishes whatever was written so far. So all the data is checked and in hand before the
+stream opens, and the one write() call happens in C++ without the GIL, so an exception
+cannot fall between two writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import io
+import os
+import pathlib
+import re
+import secrets
+import shutil
+import tempfile
+import urllib.parse
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from statgen.errors import ConfigError
+
+CHUNK = 1 << 20
+_REMOTE = ("s3", "gs")
+_SUPPORTED = "a local folder, file:///abs/path, s3://bucket/prefix or gs://bucket/prefix"
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]*[a-z0-9]")
+
+
+class Store:
+    """A dataset location: a local folder or an object-storage prefix, through pyarrow.fs. Picklable (ships to Ray workers)."""
+
+    def __init__(self, uri: str, local_root: pathlib.Path | None, scheme: str, base: str):
+        self.uri = uri  # normalised: an absolute path, or scheme://bucket[/prefix]
+        self.local_root = local_root
+        self.is_local = local_root is not None
+        self._scheme = scheme  # "file", "s3" or "gs"
+        self._base = base  # the root as a pyarrow path: "/abs/x" or "bucket/prefix"
+        self._fs: pafs.FileSystem | None = None
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, uri: str) -> Store:
+        if not isinstance(uri, str) or not uri.strip():
+            raise ConfigError(f"storage location {uri!r}: expected {_SUPPORTED}")
+        m = _SCHEME.match(uri)
+        if m is None:
+            return cls._local(uri, uri)
+        scheme = m.group(1).lower()
+        if scheme in ("file", *_REMOTE) and not uri[len(scheme) + 1:].startswith("//"):
+            raise ConfigError(f"storage location {uri!r}: malformed URI; expected {scheme}://...")
+        parts = urllib.parse.urlsplit(uri)
+        if scheme == "file":
+            if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+                raise ConfigError(f"storage location {uri!r}: malformed file URI; expected file:///absolute/path")
+            return cls._local(urllib.parse.unquote(parts.path), uri)
+        if scheme not in _REMOTE:
+            raise ConfigError(f"storage location {uri!r}: unsupported scheme '{scheme}:'; use {_SUPPORTED} "
+                              "(write ./name for a local folder whose name has a ':')")
+        bucket, prefix = parts.netloc, parts.path.strip("/")
+        segments = prefix.split("/") if prefix else []
+        if (not _BUCKET.fullmatch(bucket) or parts.query or parts.fragment
+                or any(s in ("", ".", "..") for s in segments)):
+            raise ConfigError(
+                f"storage location {uri!r}: malformed URI; expected {scheme}://bucket/prefix "
+                "(lowercase bucket name, no empty, '.' or '..' path parts, no query)")
+        base = "/".join([bucket, *segments])
+        return cls(f"{scheme}://{base}", None, scheme, base)
+
+    @classmethod
+    def _local(cls, path: str, given: str) -> Store:
+        root = pathlib.Path(os.path.abspath(os.path.expanduser(path)))
+        if root.exists() and not root.is_dir():
+            raise ConfigError(f"storage location {given!r}: {root} is a file; give a folder")
+        return cls(str(root), root, "file", root.as_posix())
+
+    def __repr__(self) -> str:
+        return f"Store({self.uri!r})"
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_fs": None}  # rebuilt from the worker's own environment
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    @property
+    def fs(self) -> pafs.FileSystem:
+        if self._fs is None:
+            self._fs = _make_filesystem(self._scheme, self._base.split("/", 1)[0])
+        return self._fs
+
+    # -- paths ----------------------------------------------------------------------------
+
+    def _path(self, rel: str) -> str:
+        rel = rel.strip("/")
+        if any(s in (".", "..") for s in rel.split("/")) or "//" in rel:
+            raise ValueError(f"bad path {rel!r} inside {self.uri}")
+        return f"{self._base.rstrip('/')}/{rel}" if rel else self._base
+
+    def join(self, rel: str) -> str:
+        """A full URI (object storage) or path (local) for messages."""
+        rel = rel.strip("/")
+        if self.is_local:
+            return str(self.local_root / rel) if rel else self.uri
+        return f"{self.uri}/{rel}" if rel else self.uri
+
+    def filesystem_and_path(self, rel: str) -> tuple[pafs.FileSystem, str]:
+        """For pyarrow.dataset / parquet. Locally the parent folder is created, since pyarrow
+        does not; writes through it are plain writes, not atomic ones."""
+        path = self._path(rel)
+        if self.is_local and rel.strip("/"):
+            pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return self.fs, path
+
+    @contextlib.contextmanager
+    def _errors(self, what: str, rel: str):
+        """Re-raise storage errors as OSError (same subclass and errno) naming the full location."""
+        try:
+            yield
+        except (OSError, pa.ArrowException) as e:
+            cls = type(e) if type(e) in _PLAIN_OS_ERRORS else OSError
+            err = cls(f"cannot {what} {self.join(rel)}: {_reason(e)}")
+            err.errno = getattr(e, "errno", None)
+            raise err from e
+
+    # -- reading --------------------------------------------------------------------------
+
+    def exists(self, rel: str) -> bool:
+        with self._errors("look up", rel):
+            return self.fs.get_file_info(self._path(rel)).type != pafs.FileType.NotFound
+
+    def is_empty(self) -> bool:
+        """No files under the root (a missing root is empty). On object storage a "directory"
+        can outlive its files (pyarrow leaves a marker when deleting), so only files count."""
+        todo = [self._path("")]
+        with self._errors("list", ""):
+            while todo:
+                infos = self.fs.get_file_info(pafs.FileSelector(todo.pop(), allow_not_found=True))
+                if any(i.type == pafs.FileType.File for i in infos):
+                    return False
+                todo += [i.path for i in infos if i.type == pafs.FileType.Directory]
+        return True
+
+    def list(self, subdir: str) -> list[str]:
+        """Files directly under subdir, relative to the root, sorted; hidden names left out."""
+        sub = subdir.strip("/")
+        with self._errors("list", sub):
+            infos = self.fs.get_file_info(pafs.FileSelector(self._path(sub), allow_not_found=True))
+        return sorted(f"{sub}/{i.base_name}" if sub else i.base_name for i in infos
+                      if i.type == pafs.FileType.File and not i.base_name.startswith("."))
+
+    def size(self, rel: str) -> int:
+        with self._errors("stat", rel):
+            info = self.fs.get_file_info(self._path(rel))
+        if info.type != pafs.FileType.File:
+            err = FileNotFoundError(f"cannot stat {self.join(rel)}: no such file")
+            err.errno = errno.ENOENT
+            raise err
+        return info.size
+
+    def open_input(self, rel: str):
+        """A seekable, buffered binary file object (tarfile "r|", PIL, pyarrow). Close it."""
+        with self._errors("open", rel):
+            if self.is_local:
+                return open(self._path(rel), "rb")
+            # Each read on a pyarrow S3 file is one ranged GET: buffer to keep reads large.
+            return io.BufferedReader(self.fs.open_input_file(self._path(rel)), CHUNK)
+
+    def read_bytes(self, rel: str) -> bytes:
+        with self.open_input(rel) as f, self._errors("read", rel):
+            return f.read()
+
+    def read_text(self, rel: str) -> str:
+        return self.read_bytes(rel).decode("utf-8")
+
+    def sha256(self, rel: str) -> str:
+        h = hashlib.sha256()
+        with self.open_input(rel) as f, self._errors("read", rel):
+            while chunk := f.read(CHUNK):
+                h.update(chunk)
+        return h.hexdigest()
+
+    # -- writing --------------------------------------------------------------------------
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Atomic: readers see the old content or all of the new, never a part."""
+        view = memoryview(data)  # a TypeError here, before anything is created
+        with self._errors("write", rel):
+            if self.is_local:
+                target = pathlib.Path(self._path(rel))
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = _hidden_temp(target)
+                try:
+                    with open(tmp, "xb") as f:
+                        f.write(view)
+                        f.flush()
+                        os.fsync(f.fileno())
+                    os.replace(tmp, target)
+                except BaseException:
+                    tmp.unlink(missing_ok=True)
+                    raise
+                _fsync_dir(target.parent)
+            else:
+                _put(self.fs, self._path(rel), pa.py_buffer(view))
+
+    def put_file(self, local_path: pathlib.Path, rel: str) -> None:
+        """Publish a finished, staged local file under rel; the staged file is consumed
+        (moved, or uploaded then removed). The target appears only when complete."""
+        local_path = pathlib.Path(local_path)
+        with self._errors("publish", rel):
+            if not local_path.is_file():
+                raise FileNotFoundError(errno.ENOENT, "no staged file", str(local_path))
+            if self.is_local:
+                target = pathlib.Path(self._path(rel))
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _fsync_file(local_path)
+                try:
+                    os.replace(local_path, target)
+                except OSError as e:
+                    if e.errno != errno.EXDEV:
+                        raise
+                    tmp = _hidden_temp(target)
+                    try:
+                        shutil.copyfile(local_path, tmp)
+                        _fsync_file(tmp)
+                        os.replace(tmp, target)
+                    except BaseException:
+                        tmp.unlink(missing_ok=True)
+                        raise
+                    local_path.unlink()
+                _fsync_dir(target.parent)
+            else:
+                if local_path.stat().st_size == 0:
+                    _put(self.fs, self._path(rel), pa.py_buffer(b""))
+                else:
+                    with pa.memory_map(str(local_path)) as src:
+                        _put(self.fs, self._path(rel), src.read_buffer())
+                local_path.unlink()
+
+    def delete(self, rel: str) -> None:
+        """Remove one file; a missing one is fine."""
+        with self._errors("delete", rel):
+            try:
+                self.fs.delete_file(self._path(rel))
+            except FileNotFoundError:
+                pass
+
+    def staging_dir(self) -> pathlib.Path:
+        """Where a worker stages a shard before put_file. Local: <root>/shards itself (stage
+        under a hidden name, so put_file is a rename on the same filesystem). Object storage:
+        a fresh temporary folder, which the caller removes."""
+        if self.is_local:
+            d = self.local_root / "shards"
+            d.mkdir(parents=True, exist_ok=True)
+            return d
+        return pathlib.Path(tempfile.mkdtemp(prefix="statgen-stage-"))
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+_PLAIN_OS_ERRORS = {OSError, FileNotFoundError, FileExistsError, PermissionError,
+                    IsADirectoryError, NotADirectoryError, TimeoutError, ConnectionError}
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror and not isinstance(e, pa.ArrowException):
+        return e.strerror + (f" ({e.filename})" if e.filename else "")
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
+def _make_filesystem(scheme: str, bucket: str) -> pafs.FileSystem:
+    if scheme == "file":
+        return pafs.LocalFileSystem()
+    if scheme == "gs":
+        return pafs.FileSystem.from_uri(f"gs://{bucket}")[0]
+    kwargs: dict = {"allow_delayed_open": True}  # small objects: one PutObject at close
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        u = urllib.parse.urlsplit(endpoint)
+        if u.scheme not in ("http", "https") or not u.netloc or u.path.strip("/"):
+            raise ConfigError(f"AWS_ENDPOINT_URL={endpoint!r}: expected http(s)://host[:port]")
+        kwargs.update(endpoint_override=u.netloc, scheme=u.scheme)
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        kwargs["region"] = region
+    elif not endpoint:  # plain AWS: ask for the bucket's region (what FileSystem.from_uri does)
+        kwargs["region"] = pafs.resolve_s3_region(bucket)
+    return pafs.S3FileSystem(**kwargs)
+
+
+def _put(fs: pafs.FileSystem, path: str, buf: pa.Buffer) -> None:
+    """One object, one stream, one write() call, closed once. No `with`: its __exit__
+    would close, and so publish, a stream that failed half-way."""
+    out = fs.open_output_stream(path)
+    try:
+        out.write(buf)
+        out.close()
+    except BaseException:
+        # Don't let the traceback keep the stream alive until interpreter exit: pyarrow
+        # finalises S3 in an atexit hook, and an S3 stream destroyed after that hangs.
+        del out
+        raise
+
+
+def _hidden_temp(target: pathlib.Path) -> pathlib.Path:
+    return target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+
+
+def _fsync_file(path: pathlib.Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: pathlib.Path) -> None:
+    with contextlib.suppress(OSError):  # not every filesystem lets a folder be fsynced
+        _fsync_file(path)

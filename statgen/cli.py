@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -40,14 +41,14 @@ def generate(
     if resume and robot is None and pipeline is None and out is not None:
         from statgen.orchestrate import config_of_run
 
-        values = config_of_run(Path(out))  # `--resume --out DIR` continues with the run's own config
+        values = config_of_run(out)  # `--resume --out DIR` continues with the run's own config
     flags = dict(robot=robot, n=n, out=out, seed=seed, workers=workers, shard_size=shard_size, task=task, assets=assets, address=address)
     values.update({k: v for k, v in flags.items() if v is not None})
     if cameras is not None:
         values["cameras"] = tuple(c.strip() for c in cameras.split(",") if c.strip())
     values["resume"], values["progress"] = resume, not quiet
     ds = run(build_config(values))
-    out_dir = Path(values.get("out") or f"data/{ds['robot']}")
+    out_dir = values.get("out") or f"data/{ds['robot']}"
     rate = ds.get("samples_per_second")
     acc = ds["acceptance"]
     typer.echo(
@@ -59,14 +60,14 @@ def generate(
 
 @app.command()
 def verify(
-    dataset: str = typer.Argument(..., help="Dataset folder."),
+    dataset: str = typer.Argument(..., help="Dataset folder, or an s3:// / gs:// prefix."),
     fk_samples: int = typer.Option(0, help="Re-run FK on this many samples per shard (0 = all)."),
     assets: Optional[str] = typer.Option(None, help="Folder with Menagerie-layout robot models."),
 ) -> None:
     """Re-read every shard: checksums, images, FK from qpos, dense unique keys. Exit 1 on any problem."""
     from statgen.verify import verify as run
 
-    report = run(Path(dataset), fk_samples=fk_samples, assets_dir=assets)
+    report = run(dataset, fk_samples=fk_samples, assets_dir=assets)
     for line in report.lines():
         typer.echo(line)
     if not report.ok:
@@ -75,7 +76,7 @@ def verify(
 
 @app.command()
 def preview(
-    dataset: str = typer.Argument(..., help="Dataset folder."),
+    dataset: str = typer.Argument(..., help="Dataset folder, or an s3:// / gs:// prefix."),
     out: str = typer.Option("preview.png", "--out", help="PNG to write."),
     count: int = typer.Option(16, help="How many samples."),
     camera: str = typer.Option("front", help="Which camera."),
@@ -83,7 +84,7 @@ def preview(
     """A contact sheet with the TCP and its axes drawn from the stored labels."""
     from statgen.preview import contact_sheet
 
-    path = contact_sheet(Path(dataset), out=Path(out), count=count, camera=camera)
+    path = contact_sheet(dataset, out=Path(out), count=count, camera=camera)
     typer.echo(f"wrote {path}")
 
 
@@ -126,7 +127,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _entry() -> None:
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter teardown: pyarrow's C++ thread pools can abort() ("terminate called
+    # without an active exception") while static destructors race at exit, turning a
+    # finished command into exit code 134. Everything is written and closed by now.
+    os._exit(code)
 
 
 if __name__ == "__main__":

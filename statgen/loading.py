@@ -1,29 +1,50 @@
-"""Reading a dataset for training: webdataset pipelines and the Parquet index."""
+"""Reading a dataset for training: webdataset pipelines and the Parquet index.
+
+Works for a local folder and for object storage (s3://, gs://, through pyarrow.fs).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from statgen.storage.fs import Store
+
 
 def shard_urls(root: str | Path) -> list[str]:
-    """The dataset's shard paths, in order (from the shards/ folder)."""
-    return sorted(str(p) for p in Path(root).glob("shards/*.tar"))
+    """The dataset's shard paths (local) or URIs (object storage), in order."""
+    store = Store.open(str(root))
+    return [store.join(rel) for rel in store.list("shards") if rel.endswith(".tar")]
 
 
 def webdataset_samples(root: str | Path, *, camera: str = "front", image_format: str = "jpg"):
     """A webdataset pipeline yielding (PIL image, sample dict) per sample, in order.
 
-    Equivalent to::
+    For a local folder this is::
 
-        wds.WebDataset(urls, shardshuffle=False).decode("pil").to_tuple("front.jpg", "json")
+        wds.WebDataset(shard_urls(root), shardshuffle=False).decode("pil").to_tuple("front.jpg", "json")
+
+    On object storage the shards are opened through pyarrow.fs (no aws CLI needed).
     """
     import webdataset as wds
+    from webdataset import tariterators
 
-    return wds.WebDataset(shard_urls(root), shardshuffle=False, empty_check=False).decode("pil").to_tuple(f"{camera}.{image_format}", "json")
+    store = Store.open(str(root))
+    names = [rel for rel in store.list("shards") if rel.endswith(".tar")]
+
+    def open_shards(src):
+        for sample in src:
+            yield {**sample, "stream": store.open_input(sample["url"])}
+
+    return wds.DataPipeline(
+        wds.SimpleShardList(names), open_shards, tariterators.tar_file_expander, tariterators.group_by_keys,
+        wds.decode("pil"), wds.to_tuple(f"{camera}.{image_format}", "json"),
+    )
 
 
 def index_table(root: str | Path):
     """The Parquet index of the whole dataset as one pyarrow Table, sorted by index."""
     import pyarrow.dataset as pads
 
-    return pads.dataset(Path(root) / "index", format="parquet").to_table().sort_by("index")
+    store = Store.open(str(root))
+    fs, path = store.filesystem_and_path("index")
+    return pads.dataset(path, filesystem=fs, format="parquet").to_table().sort_by("index")

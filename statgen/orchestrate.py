@@ -24,8 +24,11 @@ from statgen.producer import Job, ShardPlan, ShardProducer, ShardResult, peak_rs
 from statgen.sim.assets import resolve_model, simplify_visual_meshes
 from statgen.sim.sampler import Acceptance
 from statgen.sim.scene import build_scene
-from statgen.storage.run import RUN_DIR, RunLock, append_shard, read_json, read_shards, write_json_atomic
-from statgen.storage.shards import ShardInfo, file_sha256, index_name, shard_name
+from statgen.storage.fs import Store
+from statgen.storage.run import RUN_DIR, RunLock, ShardLog, read_json, read_shards, write_json
+from statgen.storage.shards import ShardInfo, index_name, shard_name
+
+RUN_JSON = f"{RUN_DIR}/run.json"
 
 IN_FLIGHT_PER_WORKER = 2
 PROGRESS_POLL_S = 1.0
@@ -52,12 +55,12 @@ def run_identity(job: Job) -> dict[str, Any]:
     }, sort_keys=True))
 
 
-def config_of_run(out: Path) -> dict[str, Any]:
+def config_of_run(out: str) -> dict[str, Any]:
     """The flat config values a run was started with, from its _run/run.json."""
-    run_json = out / RUN_DIR / "run.json"
-    if not run_json.exists():
-        raise ConfigError(f"--resume: {out} has no {RUN_DIR}/run.json to resume; pass --robot and --n to start a new run")
-    cfg = dict(read_json(run_json, "run.json").get("identity", {}).get("config", {}))
+    store = Store.open(out)
+    if not store.exists(RUN_JSON):
+        raise ConfigError(f"--resume: {store.uri} has no {RUN_JSON} to resume; pass --robot and --n to start a new run")
+    cfg = dict(read_json(store, RUN_JSON, "run.json").get("identity", {}).get("config", {}))
     cfg.pop("schema", None)
     for k, v in cfg.pop("render", {}).items():
         cfg[f"render.{k}"] = v
@@ -67,7 +70,7 @@ def config_of_run(out: Path) -> dict[str, Any]:
     return cfg
 
 
-def prepare(cfg: GenerateConfig) -> tuple[Job, Path]:
+def prepare(cfg: GenerateConfig) -> tuple[Job, Store]:
     """Load and check everything; raises ConfigError before anything is written."""
     robot = load_robot(cfg.robot)
     task = load_task(cfg.task)
@@ -77,10 +80,10 @@ def prepare(cfg: GenerateConfig) -> tuple[Job, Path]:
     model = simplify_visual_meshes(model, target_reduction=cfg.render.visual_reduction)
     job = Job(config=cfg, robot=robot, task=task, model=model)
     build_scene(robot=robot, task=task, resolved=model, cameras=cfg.cameras, render=cfg.render)  # names, ranges
-    out = Path(cfg.out or f"data/{robot.name}")
-    if "://" in str(cfg.out or ""):
-        raise ConfigError(f"--out {cfg.out}: object storage is not supported yet; pass a local or shared-filesystem folder")
-    return job, out.resolve()
+    store = Store.open(cfg.out or f"data/{robot.name}")
+    if cfg.address and store.is_local:
+        log.warning("statgen: with --address, --out %s must be a folder every node reaches (shared filesystem), or use s3:// / gs://", store.uri)
+    return job, store
 
 
 def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
@@ -94,24 +97,21 @@ def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def check_out(out: Path, identity: dict[str, Any], *, resume: bool) -> None:
+def check_out(out: Store, identity: dict[str, Any], *, resume: bool) -> None:
     """Refuse a non-empty --out without --resume, and a --resume whose identity differs."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out}: exists and is not a folder; choose another --out")
-    if not out.exists() or not any(out.iterdir()):
+    if out.is_empty():
         return
-    run_json = out / RUN_DIR / "run.json"
-    if not run_json.exists():
-        raise ConfigError(f"--out {out}: not empty and not a statgen dataset; choose an empty or new folder")
+    if not out.exists(RUN_JSON):
+        raise ConfigError(f"--out {out.uri}: not empty and not a statgen dataset; choose an empty or new folder")
     if not resume:
-        raise ConfigError(f"--out {out}: already holds a dataset; pass --resume to continue it, or choose another --out")
-    old = read_json(run_json, "run.json").get("identity", {})
+        raise ConfigError(f"--out {out.uri}: already holds a dataset; pass --resume to continue it, or choose another --out")
+    old = read_json(out, RUN_JSON, "run.json").get("identity", {})
     if old != identity:
         diffs = _diff(old, identity)
-        raise ConfigError(f"--resume refused: {out} was made with a different config ({', '.join(diffs[:6])}{' ...' if len(diffs) > 6 else ''} differ); use the original flags or another --out")
+        raise ConfigError(f"--resume refused: {out.uri} was made with a different config ({', '.join(diffs[:6])}{' ...' if len(diffs) > 6 else ''} differ); use the original flags or another --out")
 
 
-def keep_finished(out: Path, plans: list[ShardPlan]) -> dict[int, tuple[ShardInfo, dict]]:
+def keep_finished(out: Store, plans: list[ShardPlan], log_: ShardLog) -> dict[int, tuple[ShardInfo, dict]]:
     """Shards of a stopped run whose checksum checks out; every other file in shards/ and index/ is removed."""
     expected = {shard_name(p.shard): p for p in plans}
     kept: dict[int, tuple[ShardInfo, dict]] = {}
@@ -119,20 +119,28 @@ def keep_finished(out: Path, plans: list[ShardPlan]) -> dict[int, tuple[ShardInf
         p = expected.get(info.name)
         if p is None or info.first_index != p.first_index or info.samples != p.count:
             continue
-        tar, idx = out / info.name, out / index_name(p.shard)
-        if tar.is_file() and idx.is_file() and tar.stat().st_size == info.bytes and file_sha256(tar) == info.sha256:
+        idx = index_name(p.shard)
+        if out.exists(info.name) and out.exists(idx) and out.size(info.name) == info.bytes and out.sha256(info.name) == info.sha256:
             kept[p.shard] = (info, extra)
     keep_files = {info.name for info, _ in kept.values()} | {index_name(s) for s in kept}
     for sub in ("shards", "index"):
-        d = out / sub
-        if d.is_dir():
-            for f in d.iterdir():
-                if f"{sub}/{f.name}" not in keep_files:
-                    f.unlink() if f.is_file() else shutil.rmtree(f)
-    # shards.jsonl holds exactly the kept shards from here on.
-    lines = [json.dumps({**info.as_dict(), **({"extra": extra} if extra else {})}, sort_keys=True) for info, extra in sorted(kept.values(), key=lambda x: x[0].name)]
-    (out / RUN_DIR / "shards.jsonl").write_text("".join(line + "\n" for line in lines))
+        for rel in out.list(sub):
+            if rel not in keep_files:
+                out.delete(rel)
+    sweep_partials(out)
+    log_.reset(sorted(kept.values(), key=lambda x: x[0].name))  # shards.jsonl holds exactly the kept shards
     return kept
+
+
+def sweep_partials(out: Store) -> None:
+    """Remove the hidden partial files of shards whose writer died or was stopped (local stores;
+    on object storage, shards are staged on the worker's disk and nothing partial is visible)."""
+    if not out.is_local:
+        return
+    for sub in ("shards", "index"):
+        d = out.local_root / sub
+        for f in d.glob(".*.partial-*") if d.is_dir() else ():
+            f.unlink(missing_ok=True)
 
 
 class Progress:
@@ -168,7 +176,7 @@ def _hms(s: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
-def _run_ray(job: Job, todo: list[ShardPlan], out: Path, *, on_result: Callable[[ShardResult], None], on_progress: Callable[[int], None]) -> None:
+def _run_ray(job: Job, todo: list[ShardPlan], out: Store, *, on_result: Callable[[ShardResult], None], on_progress: Callable[[int], None]) -> None:
     import ray
 
     cfg = job.config
@@ -200,7 +208,7 @@ def _run_ray(job: Job, todo: list[ShardPlan], out: Path, *, on_result: Callable[
                 self.job, self.producer = job, None
                 self.current = 0  # samples of the shard being written
 
-            def produce(self, plan: ShardPlan, root: str) -> ShardResult:
+            def produce(self, plan: ShardPlan, root: Store) -> ShardResult:
                 if self.producer is None:  # a GL context belongs to the thread that made it: make it here
                     self.producer = ShardProducer(self.job)
                 self.current = 0
@@ -208,7 +216,7 @@ def _run_ray(job: Job, todo: list[ShardPlan], out: Path, *, on_result: Callable[
                 def tick(k: int) -> None:
                     self.current += k
 
-                result = self.producer.produce(plan, Path(root), progress=tick)
+                result = self.producer.produce(plan, root, progress=tick)
                 self.current = 0
                 return result
 
@@ -242,7 +250,7 @@ def _run_ray(job: Job, todo: list[ShardPlan], out: Path, *, on_result: Callable[
                     return
                 plan = queue.pop(0)
             attempts[plan.shard] = attempts.get(plan.shard, 0) + 1
-            inflight[workers[w].produce.remote(plan, str(out))] = (w, workers[w], plan)
+            inflight[workers[w].produce.remote(plan, out)] = (w, workers[w], plan)
 
         for w in range(n_workers):
             for _ in range(IN_FLIGHT_PER_WORKER):
@@ -308,14 +316,13 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:
     identity = run_identity(job)
     check_out(out, identity, resume=cfg.resume)
     plans = plan_shards(cfg.n, cfg.shard_size)
-    out.mkdir(parents=True, exist_ok=True)
     with RunLock(out):
-        run_json = out / RUN_DIR / "run.json"
-        if not run_json.exists():
-            write_json_atomic(run_json, {"schema": DATASET_SCHEMA, "identity": identity, "created": time.time()})
+        if not out.exists(RUN_JSON):
+            write_json(out, RUN_JSON, {"schema": DATASET_SCHEMA, "identity": identity, "created": time.time()})
             maybe_kill("after_run_json")
-        (out / "dataset.json").unlink(missing_ok=True)
-        kept = keep_finished(out, plans)
+        out.delete("dataset.json")
+        shard_log = ShardLog(out)
+        kept = keep_finished(out, plans, shard_log)
         todo = [p for p in plans if p.shard not in kept]
         done_before = sum(info.samples for info, _ in kept.values())
         results: dict[int, tuple[ShardInfo, dict]] = dict(kept)
@@ -326,13 +333,16 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:
             nonlocal gl
             shard = int(r.info.name.split("-")[-1].split(".")[0])
             extra = {"acceptance": r.acceptance.as_dict(), "gl_renderer": r.gl_renderer, "worker_peak_rss_mb": round(r.peak_rss_mb, 1)}
-            append_shard(out, r.info, extra)
+            shard_log.append(r.info, extra)
             maybe_kill("after_shard_record")
             results[shard] = (r.info, extra)
             gl = gl or r.gl_renderer
 
         if todo:
-            _run_ray(job, todo, out, on_result=on_result, on_progress=lambda k: progress.update(done_before + k))
+            try:
+                _run_ray(job, todo, out, on_result=on_result, on_progress=lambda k: progress.update(done_before + k))
+            finally:
+                sweep_partials(out)
         rate = progress.finish()
         acc = Acceptance()
         for _, extra in results.values():
@@ -355,9 +365,6 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:
         }
         if dataset["samples"] != cfg.n:
             raise RunError(f"internal error: {dataset['samples']} samples written, expected {cfg.n}; rerun with --resume")
-        for sub in ("shards", "index"):  # partial files of workers that died mid-shard
-            for f in (out / sub).glob(".*.partial-*") if (out / sub).is_dir() else ():
-                f.unlink(missing_ok=True)
         maybe_kill("before_dataset_json")
-        write_json_atomic(out / "dataset.json", dataset)
+        write_json(out, "dataset.json", dataset)
         return dataset

@@ -11,7 +11,8 @@ import numpy as np
 from statgen.core.camera import project
 from statgen.core.geometry import make_T, quat_wxyz_to_R
 from statgen.errors import ConfigError
-from statgen.storage.read import iter_tar_samples, read_dataset_json
+from statgen.storage.fs import Store
+from statgen.storage.read import iter_shard, read_dataset_json
 
 AXIS_LEN_M = 0.06
 TILE_SCALE = 2
@@ -52,11 +53,12 @@ def _draw_sample(sample: dict, image_bytes: bytes, camera: str):
     return im
 
 
-def contact_sheet(root: Path, *, out: Path, count: int = 16, camera: str = "front") -> Path:
+def contact_sheet(root: str | Path, *, out: Path, count: int = 16, camera: str = "front") -> Path:
     """Write a grid of `count` samples spread over the dataset, with the TCP and its axes drawn."""
     from PIL import Image
 
-    ds = read_dataset_json(root)
+    store = Store.open(str(root))
+    ds = read_dataset_json(store)
     cfg = ds["config"]
     if camera not in cfg["cameras"]:
         raise ConfigError(f"--camera {camera}: not in this dataset; valid: {', '.join(cfg['cameras'])}")
@@ -69,7 +71,7 @@ def contact_sheet(root: Path, *, out: Path, count: int = 16, camera: str = "fron
         lo, hi = s["first_index"], s["first_index"] + s["samples"]
         if not any(lo <= w < hi for w in wanted):
             continue
-        for key, fields in iter_tar_samples(Path(root) / s["name"]):
+        for key, fields in iter_shard(store, s["name"]):
             if int(key) in wanted:
                 tiles.append(_draw_sample(json.loads(fields["json"]), fields[f"{camera}.{cfg['image_format']}"], camera))
     if not tiles:

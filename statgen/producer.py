@@ -8,6 +8,8 @@ template choice included, comes from it in order.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from statgen.faults import maybe_kill
 from statgen.sim.assets import ResolvedModel
 from statgen.sim.sampler import Acceptance, Sampler
 from statgen.sim.scene import build_scene
+from statgen.storage.fs import Store
 from statgen.storage.index import index_row, write_index
 from statgen.storage.shards import ShardInfo, ShardWriter, index_name
 
@@ -105,23 +108,33 @@ class ShardProducer:
         out["json"] = json.dumps(sample, sort_keys=True, separators=(",", ":")).encode()
         return out
 
-    def produce(self, plan: ShardPlan, root: Path, *, progress=None) -> ShardResult:
-        """Write shard `plan.shard` and its index under `root`. Returns its info and acceptance counts."""
+    def produce(self, plan: ShardPlan, root: Store | Path, *, progress=None) -> ShardResult:
+        """Write shard `plan.shard` and its index to `root`. Returns its info and acceptance counts.
+
+        The shard is staged on local disk (for a local store: in place, under a hidden name)
+        and published whole: an os.replace locally, a single upload on object storage.
+        """
+        store = root if isinstance(root, Store) else Store.open(str(root))
+        stage = store.local_root if store.is_local else Path(tempfile.mkdtemp(prefix="statgen-stage-"))
         rng = shard_rng(self.job.config.seed, plan.shard)
         acc = Acceptance()
         rows = []
-        with ShardWriter(root, shard=plan.shard, first_index=plan.first_index) as w:
-            for i in range(plan.count):
-                index = plan.first_index + i
-                sample = self.sample(rng, index, acc)
-                w.write(index, self.members(sample))
-                rows.append(index_row(sample, shard_name=w.name))
-                if progress is not None:
-                    progress(1)
-                if i == plan.count // 2:
-                    maybe_kill("mid_shard")
-        maybe_kill("after_shard_rename")
-        write_index(root, index_name(plan.shard), rows)
+        try:
+            with ShardWriter(stage, shard=plan.shard, first_index=plan.first_index, publish=store.put_file) as w:
+                for i in range(plan.count):
+                    index = plan.first_index + i
+                    sample = self.sample(rng, index, acc)
+                    w.write(index, self.members(sample))
+                    rows.append(index_row(sample, shard_name=w.name))
+                    if progress is not None:
+                        progress(1)
+                    if i == plan.count // 2:
+                        maybe_kill("mid_shard")
+            maybe_kill("after_shard_rename")
+            write_index(stage, index_name(plan.shard), rows, publish=store.put_file)
+        finally:
+            if not store.is_local:
+                shutil.rmtree(stage, ignore_errors=True)
         return ShardResult(info=w.info, acceptance=acc, gl_renderer=gl_renderer_name(self.renderer), peak_rss_mb=peak_rss_mb())
 
     def close(self) -> None:

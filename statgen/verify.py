@@ -18,8 +18,9 @@ from statgen.errors import StatgenError
 from statgen.sim.assets import resolve_model
 from statgen.sim.sampler import set_configuration, state_labels
 from statgen.sim.scene import build_scene
-from statgen.storage.read import iter_tar_samples, read_dataset_json
-from statgen.storage.shards import file_sha256, index_name
+from statgen.storage.fs import Store
+from statgen.storage.read import iter_shard, read_dataset_json
+from statgen.storage.shards import index_name
 
 FK_TOL = 1e-6  # [m] and unitless (quaternion, rot6d): stored floats are exact JSON reprs, FK is deterministic
 MAX_PROBLEMS_PER_SHARD = 5
@@ -27,7 +28,7 @@ MAX_PROBLEMS_PER_SHARD = 5
 
 @dataclass
 class Report:
-    root: Path
+    root: str
     shard_status: list[tuple[str, str]] = field(default_factory=list)  # (name, "ok" | problem)
     problems: list[str] = field(default_factory=list)
     samples: int = 0
@@ -115,11 +116,11 @@ def _check_sample(key: str, fields: dict[str, bytes], ds: dict[str, Any], ranges
     return sample, None
 
 
-def verify(root: Path, *, fk_samples: int = 0, assets_dir: str | None = None) -> Report:
-    """Check a dataset folder. fk_samples: FK re-checks per shard (0 = every sample)."""
-    root = Path(root)
-    ds = read_dataset_json(root)
-    rep = Report(root=root)
+def verify(root: str | Path, *, fk_samples: int = 0, assets_dir: str | None = None) -> Report:
+    """Check a dataset (a folder or an s3:// / gs:// prefix). fk_samples: FK re-checks per shard (0 = every sample)."""
+    store = Store.open(str(root))
+    ds = read_dataset_json(store)
+    rep = Report(root=store.uri)
     ranges = np.asarray(ds["rosa"]["ranges"], dtype=float)
     try:
         fk = _FK(ds, assets_dir)
@@ -127,24 +128,25 @@ def verify(root: Path, *, fk_samples: int = 0, assets_dir: str | None = None) ->
         fk = None
         rep.problems.append(f"cannot re-run FK: {e}")
     listed = {s["name"] for s in ds["shards"]}
-    on_disk = {f"shards/{p.name}" for p in (root / "shards").glob("*.tar")} if (root / "shards").is_dir() else set()
+    on_disk = {rel for rel in store.list("shards") if rel.endswith(".tar")}
     for extra in sorted(on_disk - listed):
         rep.shard_status.append((extra, "not listed in dataset.json (extra or from another dataset)"))
         rep.problems.append(f"{extra}: not listed in dataset.json")
     seen: dict[int, str] = {}
     for s in sorted(ds["shards"], key=lambda s: s["first_index"]):
-        name, path = s["name"], root / s["name"]
+        name = s["name"]
         problems: list[str] = []
-        if not path.is_file():
+        if not store.exists(name):
             problems.append("missing")
         else:
-            if path.stat().st_size != s["bytes"]:
-                problems.append(f"size {path.stat().st_size} bytes, expected {s['bytes']} (truncated or altered)")
-            elif file_sha256(path) != s["sha256"]:
+            size = store.size(name)
+            if size != s["bytes"]:
+                problems.append(f"size {size} bytes, expected {s['bytes']} (truncated or altered)")
+            elif store.sha256(name) != s["sha256"]:
                 problems.append("sha256 mismatch (corrupted or altered)")
             try:
                 indices = []
-                for i, (key, fields) in enumerate(iter_tar_samples(path)):
+                for i, (key, fields) in enumerate(iter_shard(store, name)):
                     sample, err = _check_sample(key, fields, ds, ranges)
                     if err:
                         problems.append(err)
@@ -168,13 +170,14 @@ def verify(root: Path, *, fk_samples: int = 0, assets_dir: str | None = None) ->
                 rep.samples += len(indices)
             except (tarfile.TarError, EOFError, OSError) as e:
                 problems.append(f"not a readable tar ({type(e).__name__}: {e})")
-            idx_path = root / index_name(int(name.split("-")[-1].split(".")[0]))
+            idx = index_name(int(name.split("-")[-1].split(".")[0]))
             try:
-                t = pq.read_table(idx_path, columns=["index"])
+                with store.open_input(idx) as f:
+                    t = pq.read_table(f, columns=["index"])
                 if t.column("index").to_pylist() != list(range(s["first_index"], s["first_index"] + s["samples"])):
-                    problems.append(f"{idx_path.name}: index rows do not match the shard")
-            except Exception as e:  # noqa: BLE001
-                problems.append(f"index {idx_path.name} unreadable ({type(e).__name__})")
+                    problems.append(f"{idx}: index rows do not match the shard")
+            except Exception as e:  # noqa: BLE001 - missing or unreadable: the finding
+                problems.append(f"index {idx} missing or unreadable ({type(e).__name__})")
         rep.shard_status.append((name, "ok" if not problems else "; ".join(problems[:MAX_PROBLEMS_PER_SHARD])))
         rep.problems += [f"{name}: {p}" for p in problems]
     missing = ds["samples"] - len(seen)

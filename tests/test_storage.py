@@ -15,7 +15,8 @@ import pytest
 
 from statgen.errors import ConfigError
 from statgen.storage.index import write_index
-from statgen.storage.run import RunLock, append_shard, read_shards
+from statgen.storage.fs import Store
+from statgen.storage.run import RunLock, ShardLog, read_shards
 from statgen.storage.shards import FIXED_MTIME, ShardWriter
 
 
@@ -83,24 +84,26 @@ def test_partial_files_are_hidden_from_readers(tmp_path):
 
 def test_shards_jsonl_survives_a_torn_last_line(tmp_path):
     (tmp_path / "_run").mkdir()
+    store = Store.open(str(tmp_path))
     with ShardWriter(tmp_path, shard=0, first_index=0) as w:
         w.write(0, _members(0))
-    append_shard(tmp_path, w.info, {"acceptance": {"drawn": 2}})
+    ShardLog(store).append(w.info, {"acceptance": {"drawn": 2}})
     with open(tmp_path / "_run/shards.jsonl", "a") as f:
         f.write('{"name": "shards/statgen-0000')  # killed mid-write
-    got = read_shards(tmp_path)
+    got = read_shards(store)
     assert [(i.name, e["acceptance"]["drawn"]) for i, e in got] == [("shards/statgen-000000.tar", 2)]
 
 
 def test_lock_refuses_a_second_holder_and_detects_a_stale_one(tmp_path):
-    with RunLock(tmp_path):
+    store = Store.open(str(tmp_path))
+    with RunLock(store):
         with pytest.raises(ConfigError, match="another statgen generate holds"):
-            RunLock(tmp_path).acquire()
+            RunLock(store).acquire()
     # A lock left by a process that has died is stale and taken over.
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     pid = int(dead.stdout)
     (tmp_path / "_run/lock").write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "start": 0}))
-    lock = RunLock(tmp_path)
+    lock = RunLock(store)
     lock.acquire()
     assert json.loads((tmp_path / "_run/lock").read_text())["pid"] == os.getpid()
     lock.release()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -46,13 +46,17 @@ def index_row(sample: dict[str, Any], *, shard_name: str) -> dict[str, Any]:
     return row
 
 
-def write_index(root: Path, name: str, rows: list[dict[str, Any]]) -> None:
-    """Write rows as index/<shard>.parquet, atomically."""
+def write_index(root: Path, name: str, rows: list[dict[str, Any]], *, publish: Callable[[Path, str], None] | None = None) -> None:
+    """Write rows as index/<shard>.parquet, atomically: staged under `root`, then moved
+    into place (os.replace) or handed to `publish(tmp_path, name)` (Store.put_file)."""
     final = Path(root) / name
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = partial_path(final)
     try:
         pq.write_table(pa.Table.from_pylist(rows), tmp)
-        os.replace(tmp, final)
+        if publish is None:
+            os.replace(tmp, final)
+        else:
+            publish(tmp, name)
     finally:
         tmp.unlink(missing_ok=True)

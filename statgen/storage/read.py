@@ -1,36 +1,35 @@
-"""Reading a dataset back: dataset.json, shards as plain tar, samples grouped by key."""
+"""Reading a dataset back: dataset.json, shards as plain tar streams, samples grouped by key."""
 
 from __future__ import annotations
 
 import json
 import tarfile
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from statgen.errors import ConfigError
+from statgen.storage.fs import Store
 
 
-def read_dataset_json(root: Path) -> dict[str, Any]:
-    p = Path(root) / "dataset.json"
-    if not p.exists():
-        if (Path(root) / "_run" / "run.json").exists():
-            raise ConfigError(f"{root}: the run is not finished (no dataset.json); complete it with `statgen generate --resume --out {root}`")
-        raise ConfigError(f"{root}: not a statgen dataset (no dataset.json)")
+def read_dataset_json(store: Store) -> dict[str, Any]:
+    if not store.exists("dataset.json"):
+        if store.exists("_run/run.json"):
+            raise ConfigError(f"{store.uri}: the run is not finished (no dataset.json); complete it with `statgen generate --resume --out {store.uri}`")
+        raise ConfigError(f"{store.uri}: not a statgen dataset (no dataset.json)")
     try:
-        ds = json.loads(p.read_text())
+        ds = json.loads(store.read_bytes("dataset.json"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{p}: corrupted ({e.__class__.__name__}: {e}); rewrite it with `statgen generate --resume --out {root}`") from None
-    if not isinstance(ds, dict) or not str(ds.get("schema", "")).startswith("statgen.dataset/"):
-        raise ConfigError(f"{p}: not a statgen dataset.json (schema {ds.get('schema') if isinstance(ds, dict) else None!r})")
+        raise ConfigError(f"{store.join('dataset.json')}: corrupted ({e.__class__.__name__}: {e}); rewrite it with `statgen generate --resume --out {store.uri}`") from None
+    if not isinstance(ds, dict) or not str(ds.get("schema", "")).startswith("statgen.dataset/") or not isinstance(ds.get("shards"), list):
+        raise ConfigError(f"{store.join('dataset.json')}: not a statgen dataset.json (schema {ds.get('schema') if isinstance(ds, dict) else None!r})")
     return ds
 
 
-def iter_tar_samples(path: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """(key, {field: bytes}) per sample, in tar order; a key's members must be contiguous."""
+def iter_tar_samples(f: BinaryIO) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """(key, {field: bytes}) per sample from a tar stream, in order; a key's members are contiguous."""
     current: str | None = None
     fields: dict[str, bytes] = {}
-    with tarfile.open(path, mode="r:") as tf:
+    with tarfile.open(fileobj=f, mode="r|") as tf:
         for m in tf:
             if not m.isfile():
                 continue
@@ -39,7 +38,12 @@ def iter_tar_samples(path: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
                 if current is not None:
                     yield current, fields
                 current, fields = key, {}
-            f = tf.extractfile(m)
-            fields[field] = f.read() if f is not None else b""
+            member = tf.extractfile(m)
+            fields[field] = member.read() if member is not None else b""
     if current is not None:
         yield current, fields
+
+
+def iter_shard(store: Store, name: str) -> Iterator[tuple[str, dict[str, bytes]]]:
+    with store.open_input(name) as f:
+        yield from iter_tar_samples(f)

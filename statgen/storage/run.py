@@ -1,4 +1,9 @@
-"""The run's bookkeeping under <out>/_run/: run.json, shards.jsonl, the lock; and dataset.json."""
+"""The run's bookkeeping under <out>/_run/: run.json, shards.jsonl, the lock; and dataset.json.
+
+Everything goes through a Store, so a dataset may live in a local folder or on object
+storage. Locally, shards.jsonl is appended and fsynced; on object storage, where objects
+cannot be appended to, it is rewritten whole (one PUT) after each shard.
+"""
 
 from __future__ import annotations
 
@@ -6,55 +11,68 @@ import json
 import os
 import socket
 import time
-from pathlib import Path
 from typing import Any
 
 from statgen.errors import ConfigError, RunError
-from statgen.storage.shards import ShardInfo, partial_path
+from statgen.storage.fs import Store
+from statgen.storage.shards import ShardInfo
 
 RUN_DIR = "_run"
+SHARDS_JSONL = f"{RUN_DIR}/shards.jsonl"
+LOCK = f"{RUN_DIR}/lock"
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON (sorted keys, indented) under a temporary name, fsync, then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = partial_path(path)
+def json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode()
+
+
+def write_json(store: Store, rel: str, obj: Any) -> None:
+    """Sorted keys, indented; atomic (temp + os.replace locally, one PUT on object storage)."""
+    store.write_bytes(rel, json_bytes(obj))
+
+
+def read_json(store: Store, rel: str, what: str) -> Any:
+    if not store.exists(rel):
+        raise ConfigError(f"{store.join(rel)}: missing; is this a statgen dataset?")
     try:
-        with open(tmp, "w") as f:
-            json.dump(obj, f, indent=1, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: missing; is this a statgen dataset?") from None
+        return json.loads(store.read_bytes(rel))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: corrupted {what} ({e}); regenerate it with `statgen generate ... --resume`") from None
+        raise ConfigError(f"{store.join(rel)}: corrupted {what} ({e}); regenerate it with `statgen generate --resume`") from None
 
 
-def append_shard(root: Path, info: ShardInfo, extra: dict[str, Any] | None = None) -> None:
-    """Record a finished shard in _run/shards.jsonl, durably. `extra` (e.g. acceptance) rides along."""
-    line = {**info.as_dict(), **({"extra": extra} if extra else {})}
-    with open(root / RUN_DIR / "shards.jsonl", "a") as f:
-        f.write(json.dumps(line, sort_keys=True) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+def _line(info: ShardInfo, extra: dict[str, Any] | None) -> str:
+    return json.dumps({**info.as_dict(), **({"extra": extra} if extra else {})}, sort_keys=True)
 
 
-def read_shards(root: Path) -> list[tuple[ShardInfo, dict[str, Any]]]:
+class ShardLog:
+    """_run/shards.jsonl: one line per finished shard, what --resume reads."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.lines: list[str] = []
+
+    def reset(self, entries: list[tuple[ShardInfo, dict[str, Any]]]) -> None:
+        self.lines = [_line(i, e) for i, e in entries]
+        self.store.write_bytes(SHARDS_JSONL, "".join(x + "\n" for x in self.lines).encode())
+
+    def append(self, info: ShardInfo, extra: dict[str, Any] | None = None) -> None:
+        line = _line(info, extra)
+        self.lines.append(line)
+        if self.store.is_local:
+            with open(self.store.local_root / SHARDS_JSONL, "a") as f:
+                f.write(line + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        else:
+            self.store.write_bytes(SHARDS_JSONL, "".join(x + "\n" for x in self.lines).encode())
+
+
+def read_shards(store: Store) -> list[tuple[ShardInfo, dict[str, Any]]]:
     """Finished shards from _run/shards.jsonl; a torn last line (killed mid-write) is ignored."""
-    p = root / RUN_DIR / "shards.jsonl"
-    if not p.exists():
+    if not store.exists(SHARDS_JSONL):
         return []
     out = []
-    for line in p.read_text().splitlines():
+    for line in store.read_text(SHARDS_JSONL).splitlines():
         try:
             d = json.loads(line)
             extra = d.pop("extra", {})
@@ -75,39 +93,58 @@ def _pid_alive(pid: int) -> bool:
 
 
 class RunLock:
-    """_run/lock, held while a generate runs: {pid, host, start}. A lock whose process is dead is stale."""
+    """_run/lock, held while a generate runs: {pid, host, start}.
 
-    def __init__(self, root: Path):
-        self.path = Path(root) / RUN_DIR / "lock"
+    A lock whose process is dead (same host) is stale and taken over. Locally the lock is
+    created with O_EXCL; object storage has no such primitive here, so there it is a
+    check-then-write (good against a second run started by mistake, not against a race).
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
         self.held = False
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         body = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "start": time.time()})
         for _ in range(2):
+            if self._create(body):
+                self.held = True
+                return
+            if self._stale():
+                self.store.delete(LOCK)
+                continue
+            raise ConfigError(
+                f"{self.store.uri}: another statgen generate holds {self.store.join(LOCK)} ({self.store.read_text(LOCK).strip()}); "
+                "wait for it or stop it (a lock of a run that died on another host can be deleted by hand)"
+            )
+        raise RunError(f"cannot take the lock {self.store.join(LOCK)}")
+
+    def _create(self, body: str) -> bool:
+        if self.store.is_local:
+            path = self.store.local_root / LOCK
+            path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                if self._stale():
-                    self.path.unlink(missing_ok=True)
-                    continue
-                raise ConfigError(f"{self.path.parent.parent}: another statgen generate holds {self.path} ({self.path.read_text().strip()}); wait for it or stop it") from None
+                return False
             with os.fdopen(fd, "w") as f:
                 f.write(body)
-            self.held = True
-            return
-        raise RunError(f"cannot take the lock {self.path}")
+            return True
+        if self.store.exists(LOCK):
+            return False
+        self.store.write_bytes(LOCK, body.encode())
+        return True
 
     def _stale(self) -> bool:
         try:
-            info = json.loads(self.path.read_text())
+            info = json.loads(self.store.read_text(LOCK))
         except (OSError, json.JSONDecodeError):
             return True  # torn write by a process that died while taking it
         return info.get("host") == socket.gethostname() and not _pid_alive(int(info.get("pid", -1)))
 
     def release(self) -> None:
         if self.held:
-            self.path.unlink(missing_ok=True)
+            self.store.delete(LOCK)
             self.held = False
 
     def __enter__(self) -> "RunLock":

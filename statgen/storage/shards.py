@@ -11,6 +11,7 @@ import os
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import webdataset as wds
 
@@ -73,8 +74,10 @@ class ShardWriter:
     >>> w.info  # ShardInfo once the tar is in place
     """
 
-    def __init__(self, root: Path, *, shard: int, first_index: int):
-        self.root, self.shard, self.first_index = Path(root), shard, first_index
+    def __init__(self, root: Path, *, shard: int, first_index: int, publish: Callable[[Path, str], None] | None = None):
+        """root: where the shard is staged (and, without `publish`, where it lands).
+        publish(tmp_path, name): moves the finished file to its store (Store.put_file)."""
+        self.root, self.shard, self.first_index, self.publish = Path(root), shard, first_index, publish
         self.name = shard_name(shard)
         self.final = self.root / self.name
         self.tmp = partial_path(self.final)
@@ -110,7 +113,13 @@ class ShardWriter:
         if exc_type is not None:
             self.tmp.unlink(missing_ok=True)
             return
-        os.replace(self.tmp, self.final)
+        if self.publish is None:
+            os.replace(self.tmp, self.final)
+        else:
+            try:
+                self.publish(self.tmp, self.name)
+            finally:
+                self.tmp.unlink(missing_ok=True)
         self.info = ShardInfo(self.name, self.first_index, self.count, self._hf.n, self._hf.h.hexdigest())
 
 

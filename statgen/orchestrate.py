@@ -186,7 +186,7 @@ def _run_ray(job: Job, todo: list[ShardPlan], out: Store, *, on_result: Callable
         if cfg.address:
             ray.init(address=cfg.address, **kwargs)
         else:  # one CPU slot per worker; more workers than cores is the user's call
-            ray.init(num_cpus=max(os.cpu_count() or 1, cfg.workers or 0), **kwargs)
+            ray.init(address="local", num_cpus=max(os.cpu_count() or 1, cfg.workers or 0), **kwargs)
         started = True
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))

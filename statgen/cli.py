@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Optional
 
@@ -99,6 +101,12 @@ def robots() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user mistakes print one line and exit 2; failures while running exit 1."""
+
+    def on_sigterm(signum, frame):  # a cancelled job: unwind like Ctrl-C (lock released, Ray stopped)
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_sigterm)
     try:
         app(args=argv, standalone_mode=False)
     except StatgenError as e:

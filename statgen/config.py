@@ -207,7 +207,10 @@ def _point(t: _Table, *, allow_site: bool = False) -> Point:
 def _rosa_ranges(v: Any, where: str) -> tuple[tuple[float, float], ...]:
     if not (isinstance(v, list) and len(v) == len(DIMS)):
         raise ConfigError(f"{where}: expected {len(DIMS)} ranges for {', '.join(DIMS)}, got {v!r}")
-    return tuple(check(r, "range", f"{where}[{i}] ({DIMS[i]})") for i, r in enumerate(v))
+    ranges = tuple(check(r, "range", f"{where}[{i}] ({DIMS[i]})") for i, r in enumerate(v))
+    if ranges[-1] != (0.0, 1.0):
+        raise ConfigError(f"{where}[6] (gripper): expected [0, 1] (the gripper token is binary: 0 closed, 255 open), got {list(ranges[-1])}")
+    return ranges
 
 
 def _in_file(path: Path, fn):
@@ -560,3 +563,37 @@ def validate(cfg: GenerateConfig) -> None:
         raise ConfigError(f"cameras: expected unique names, got {list(cfg.cameras)}")
     if cfg.workers is not None and cfg.workers < 1:
         raise ConfigError(f"--workers: expected a positive integer, got {cfg.workers}")
+
+
+# --------------------------------------------------------------------------- from dataset.json
+
+
+def robot_from_dict(d: dict[str, Any]) -> RobotSpec:
+    """A RobotSpec from dataset.json's `robot_spec` (dataclasses.asdict without source_path)."""
+    m = d["model"]
+    model = ModelRef(**{**m, "attach": tuple(Attachment(**a) for a in m.get("attach", ()))})
+    wrist = d.get("wrist_camera")
+
+    def point(p: dict) -> Point:
+        return Point(**{k: _tuples(v) for k, v in p.items()})
+
+    return RobotSpec(**{
+        **d, "model": model, "tcp": point(d["tcp"]), "fingertips": tuple(point(p) for p in d["fingertips"]),
+        "wrist_camera": WristCamera(**{k: _tuples(v) for k, v in wrist.items()}) if wrist else None, "source_path": "dataset.json",
+        **{k: _tuples(d[k]) for k in ("arm_joints", "arm_ranges", "gripper_joints", "gripper_closed", "gripper_open",
+                                       "gripper_bodies", "workspace_min", "workspace_max", "rosa_ranges")},
+    })
+
+
+def task_from_dict(d: dict[str, Any]) -> TaskSpec:
+    """A TaskSpec from dataset.json's `task_spec`."""
+    return TaskSpec(**{
+        **d, "cameras": tuple(CameraSpec(**{k: _tuples(v) for k, v in c.items()}) for c in d["cameras"]),
+        "props": tuple(Prop(**{k: _tuples(v) for k, v in p.items()}) for p in d["props"]),
+        "lights": _tuples(d["lights"]), "source_path": "dataset.json",
+        **{k: _tuples(d[k]) for k in ("table_size", "table_center_xy", "table_rgba", "floor_rgba", "robot_pos")},
+    })
+
+
+def _tuples(v: Any) -> Any:
+    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v

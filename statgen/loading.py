@@ -10,10 +10,17 @@ from pathlib import Path
 from statgen.storage.fs import Store
 
 
+def _shards(store: Store) -> list[str]:
+    """The finished dataset's shards, from dataset.json (not whatever lies in shards/)."""
+    from statgen.storage.read import read_dataset_json
+
+    return [s["name"] for s in read_dataset_json(store)["shards"]]
+
+
 def shard_urls(root: str | Path) -> list[str]:
     """The dataset's shard paths (local) or URIs (object storage), in order."""
     store = Store.open(str(root))
-    return [store.join(rel) for rel in store.list("shards") if rel.endswith(".tar")]
+    return [store.join(rel) for rel in _shards(store)]
 
 
 def webdataset_samples(root: str | Path, *, camera: str = "front", image_format: str = "jpg"):
@@ -29,7 +36,7 @@ def webdataset_samples(root: str | Path, *, camera: str = "front", image_format:
     from webdataset import tariterators
 
     store = Store.open(str(root))
-    names = [rel for rel in store.list("shards") if rel.endswith(".tar")]
+    names = _shards(store)
 
     def open_shards(src):
         for sample in src:

@@ -47,11 +47,13 @@ def _lost_worker_errors() -> tuple[type[BaseException], ...]:
 def run_identity(job: Job) -> dict[str, Any]:
     """What decides the data: config (minus where/how fast), robot, task, model files, schema."""
     strip = lambda d: {k: v for k, v in d.items() if k != "source_path"}  # noqa: E731
+    config = {**job.config.identity(), "robot": job.robot.name, "task": job.task.name}  # content, not location
     return json.loads(json.dumps({
-        "config": job.config.identity(),
+        "config": config,
         "robot": strip(dataclasses.asdict(job.robot)),
         "task": strip(dataclasses.asdict(job.task)),
         "model_sha256": job.model.model_sha256,
+        "rendered_model_sha256": job.model.assets_sha256,  # the meshes actually rendered (after simplification)
     }, sort_keys=True))
 
 
@@ -60,7 +62,9 @@ def config_of_run(out: str) -> dict[str, Any]:
     store = Store.open(out)
     if not store.exists(RUN_JSON):
         raise ConfigError(f"--resume: {store.uri} has no {RUN_JSON} to resume; pass --robot and --n to start a new run")
-    cfg = dict(read_json(store, RUN_JSON, "run.json").get("identity", {}).get("config", {}))
+    run = read_json(store, RUN_JSON, "run.json")
+    cfg = dict(run.get("identity", {}).get("config", {}))
+    cfg.update(run.get("config_source", {}))  # the robot/task as given: a name or a file path
     cfg.pop("schema", None)
     for k, v in cfg.pop("render", {}).items():
         cfg[f"render.{k}"] = v
@@ -81,8 +85,6 @@ def prepare(cfg: GenerateConfig) -> tuple[Job, Store]:
     job = Job(config=cfg, robot=robot, task=task, model=model)
     build_scene(robot=robot, task=task, resolved=model, cameras=cfg.cameras, render=cfg.render)  # names, ranges
     store = Store.open(cfg.out or f"data/{robot.name}")
-    if cfg.address and store.is_local:
-        log.warning("statgen: with --address, --out %s must be a folder every node reaches (shared filesystem), or use s3:// / gs://", store.uri)
     return job, store
 
 
@@ -120,7 +122,8 @@ def keep_finished(out: Store, plans: list[ShardPlan], log_: ShardLog) -> dict[in
         if p is None or info.first_index != p.first_index or info.samples != p.count:
             continue
         idx = index_name(p.shard)
-        if out.exists(info.name) and out.exists(idx) and out.size(info.name) == info.bytes and out.sha256(info.name) == info.sha256:
+        if (out.exists(info.name) and out.exists(idx) and out.size(info.name) == info.bytes and out.sha256(info.name) == info.sha256
+                and out.sha256(idx) == extra.get("index_sha256")):
             kept[p.shard] = (info, extra)
     keep_files = {info.name for info, _ in kept.values()} | {index_name(s) for s in kept}
     for sub in ("shards", "index"):
@@ -176,18 +179,50 @@ def _hms(s: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
+RAY_CONNECT_TIMEOUT_S = 10.0
+
+
+def _probe_address(address: str) -> None:
+    """Fail fast on a HOST:PORT that nothing listens on (ray.init would retry for minutes)."""
+    import socket
+
+    if address == "auto" or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=RAY_CONNECT_TIMEOUT_S).close()
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"--address {address}: no Ray cluster answers there ({getattr(e, 'strerror', None) or e}); check the address (HOST:PORT of the head, or auto)") from None
+
+
+def start_ray(cfg: GenerateConfig) -> bool:
+    """Start the embedded Ray instance, or join --address. True when this call started Ray.
+
+    Runs before anything is written, so a bad --address is a one-line user error.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return False
+    kwargs: dict[str, Any] = dict(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=True)
+    if cfg.address:
+        _probe_address(cfg.address)
+        try:
+            ray.init(address=cfg.address, **kwargs)
+        except (ConnectionError, ValueError, RuntimeError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConfigError(f"--address {cfg.address}: cannot join the Ray cluster ({first}); check the address (e.g. auto or HOST:6379)") from None
+    else:  # one CPU slot per worker; more workers than cores is the user's call
+        ray.init(address="local", num_cpus=max(os.cpu_count() or 1, cfg.workers or 0), **kwargs)
+    return True
+
+
 def _run_ray(job: Job, todo: list[ShardPlan], out: Store, *, on_result: Callable[[ShardResult], None], on_progress: Callable[[int], None]) -> None:
     import ray
 
     cfg = job.config
-    started = False
-    if not ray.is_initialized():
-        kwargs: dict[str, Any] = dict(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=True)
-        if cfg.address:
-            ray.init(address=cfg.address, **kwargs)
-        else:  # one CPU slot per worker; more workers than cores is the user's call
-            ray.init(address="local", num_cpus=max(os.cpu_count() or 1, cfg.workers or 0), **kwargs)
-        started = True
+    if cfg.address and out.is_local:
+        log.warning("statgen: with --address, --out %s must be a folder every node reaches (shared filesystem), or use s3:// / gs://", out.uri)
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         if cfg.workers and cfg.workers > cpus:
@@ -283,12 +318,10 @@ def _run_ray(job: Job, todo: list[ShardPlan], out: Store, *, on_result: Callable
                 finished[0] += result.info.samples
                 if alive[w]:
                     submit(w)
-    except StatgenError:
-        raise
-    except ray.exceptions.RayTaskError as e:
+    except ray.exceptions.RayTaskError as e:  # before StatgenError: Ray's error is also an instance of the cause's class
         cause = getattr(e, "cause", None)
         if isinstance(cause, StatgenError):
-            raise cause from None
+            raise type(cause)(str(cause.args[0]) if cause.args else str(cause)) from None
         if isinstance(cause, OSError):
             raise RunError(f"a worker could not write the dataset ({cause.strerror or cause}); finished shards are kept: fix the storage and rerun with --resume") from None
         first = str(cause or e).strip().splitlines()[0] if str(cause or e).strip() else type(e).__name__
@@ -296,9 +329,6 @@ def _run_ray(job: Job, todo: list[ShardPlan], out: Store, *, on_result: Callable
     except ray.exceptions.RayError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise RunError(f"Ray failed ({type(e).__name__}: {first}); finished shards are kept: rerun with --resume") from None
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def _versions(gl: str) -> dict[str, str]:
@@ -316,9 +346,24 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:
     identity = run_identity(job)
     check_out(out, identity, resume=cfg.resume)
     plans = plan_shards(cfg.n, cfg.shard_size)
+    started = start_ray(cfg)
+    try:
+        return _generate_locked(job, out, identity, plans)
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+
+
+def _generate_locked(job: Job, out: Store, identity: dict[str, Any], plans: list[ShardPlan]) -> dict[str, Any]:
+    cfg = job.config
     with RunLock(out):
-        if not out.exists(RUN_JSON):
-            write_json(out, RUN_JSON, {"schema": DATASET_SCHEMA, "identity": identity, "created": time.time()})
+        if out.exists(RUN_JSON):  # again, under the lock: another run may have started meanwhile
+            check_out(out, identity, resume=True)
+        else:
+            write_json(out, RUN_JSON, {"schema": DATASET_SCHEMA, "identity": identity, "created": time.time(),
+                                       "config_source": {"robot": cfg.robot, "task": cfg.task}})
             maybe_kill("after_run_json")
         out.delete("dataset.json")
         shard_log = ShardLog(out)
@@ -332,7 +377,8 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:
         def on_result(r: ShardResult) -> None:
             nonlocal gl
             shard = int(r.info.name.split("-")[-1].split(".")[0])
-            extra = {"acceptance": r.acceptance.as_dict(), "gl_renderer": r.gl_renderer, "worker_peak_rss_mb": round(r.peak_rss_mb, 1)}
+            extra = {"acceptance": r.acceptance.as_dict(), "gl_renderer": r.gl_renderer, "worker_peak_rss_mb": round(r.peak_rss_mb, 1),
+                     "index_sha256": r.index_sha256}
             shard_log.append(r.info, extra)
             maybe_kill("after_shard_record")
             results[shard] = (r.info, extra)

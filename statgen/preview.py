@@ -10,7 +10,7 @@ import numpy as np
 
 from statgen.core.camera import project
 from statgen.core.geometry import make_T, quat_wxyz_to_R
-from statgen.errors import ConfigError
+from statgen.errors import ConfigError, VerifyError
 from statgen.storage.fs import Store
 from statgen.storage.read import iter_shard, read_dataset_json
 
@@ -73,7 +73,10 @@ def contact_sheet(root: str | Path, *, out: Path, count: int = 16, camera: str =
             continue
         for key, fields in iter_shard(store, s["name"]):
             if int(key) in wanted:
-                tiles.append(_draw_sample(json.loads(fields["json"]), fields[f"{camera}.{cfg['image_format']}"], camera))
+                image = fields.get(f"{camera}.{cfg['image_format']}")
+                if image is None or "json" not in fields:
+                    raise VerifyError(f"{s['name']}: sample {key} lacks {camera}.{cfg['image_format']} or json; run `statgen verify`")
+                tiles.append(_draw_sample(json.loads(fields["json"]), image, camera))
     if not tiles:
         raise ConfigError(f"{root}: no samples to preview")
     cols = int(np.ceil(np.sqrt(len(tiles))))

@@ -54,6 +54,7 @@ class ShardResult:
     acceptance: Acceptance
     gl_renderer: str = ""
     peak_rss_mb: float = 0.0  # the worker process's peak resident memory so far
+    index_sha256: str = ""
 
 
 def shard_rng(seed: int, shard: int) -> np.random.Generator:
@@ -131,11 +132,12 @@ class ShardProducer:
                     if i == plan.count // 2:
                         maybe_kill("mid_shard")
             maybe_kill("after_shard_rename")
-            write_index(stage, index_name(plan.shard), rows, publish=store.put_file)
+            index_sha = write_index(stage, index_name(plan.shard), rows, publish=store.put_file)
         finally:
             if not store.is_local:
                 shutil.rmtree(stage, ignore_errors=True)
-        return ShardResult(info=w.info, acceptance=acc, gl_renderer=gl_renderer_name(self.renderer), peak_rss_mb=peak_rss_mb())
+        return ShardResult(info=w.info, acceptance=acc, gl_renderer=gl_renderer_name(self.renderer), peak_rss_mb=peak_rss_mb(),
+                           index_sha256=index_sha)
 
     def close(self) -> None:
         if self.renderer is not None:

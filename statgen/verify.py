@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from statgen.config import load_robot, load_task, RenderSettings
+from statgen.config import RenderSettings, robot_from_dict, task_from_dict
 from statgen.core import rosa
-from statgen.errors import StatgenError
+from statgen.errors import StatgenError, VerifyError
 from statgen.sim.assets import resolve_model
 from statgen.sim.sampler import set_configuration, state_labels
 from statgen.sim.scene import build_scene
@@ -58,7 +58,8 @@ class _FK:
         import mujoco
 
         cfg = ds["config"]
-        robot, task = load_robot(cfg["robot"]), load_task(cfg["task"])
+        # The robot and scene as they were when the data was made (not today's TOML files).
+        robot, task = robot_from_dict(ds["robot_spec"]), task_from_dict(ds["task_spec"])
         model = resolve_model(robot, assets_dir=assets_dir)
         self.scene = build_scene(robot=robot, task=task, resolved=model, cameras=tuple(cfg["cameras"]), render=RenderSettings())
         self.data = mujoco.MjData(self.scene.model)
@@ -75,13 +76,17 @@ class _FK:
         import mujoco
 
         mujoco.mj_kinematics(self.scene.model, self.data)
-        ref = state_labels(self.scene, self.data)["state"]
-        for k in ("ee_pos", "ee_quat_wxyz", "ee_rot6d"):
-            err = float(np.max(np.abs(np.asarray(ref[k]) - np.asarray(st[k]))))
+        labels = state_labels(self.scene, self.data)
+        ref = labels["state"]
+        for k in ("ee_pos", "ee_quat_wxyz", "ee_euler_xyz", "ee_rot6d", "gripper_width", "gripper_open_fraction"):
+            err = float(np.max(np.abs(np.asarray(ref[k], dtype=float) - np.asarray(st[k], dtype=float))))
             if not err <= FK_TOL:
                 return f"{k} disagrees with FK from qpos by {err:.3g}{self.model_note}"
-        if abs(ref["gripper_width"] - st["gripper_width"]) > FK_TOL:
-            return f"gripper_width disagrees with FK by {abs(ref['gripper_width'] - st['gripper_width']):.3g}"
+        if ref["gripper_open"] != st["gripper_open"] or ref["joint_names"] != st["joint_names"]:
+            return f"gripper_open or joint_names disagree with FK{self.model_note}"
+        err = float(np.max(np.abs(np.asarray(labels["T_world_base"]) - np.asarray(sample["T_world_base"]))))
+        if not err <= FK_TOL:
+            return f"T_world_base disagrees with the scene by {err:.3g}"
         return None
 
 
@@ -119,7 +124,7 @@ def _check_sample(key: str, fields: dict[str, bytes], ds: dict[str, Any], ranges
 def verify(root: str | Path, *, fk_samples: int = 0, assets_dir: str | None = None) -> Report:
     """Check a dataset (a folder or an s3:// / gs:// prefix). fk_samples: FK re-checks per shard (0 = every sample)."""
     store = Store.open(str(root))
-    ds = read_dataset_json(store)
+    ds = read_dataset_json(store, damaged=VerifyError)
     rep = Report(root=store.uri)
     ranges = np.asarray(ds["rosa"]["ranges"], dtype=float)
     try:
@@ -147,21 +152,24 @@ def verify(root: str | Path, *, fk_samples: int = 0, assets_dir: str | None = No
             try:
                 indices = []
                 for i, (key, fields) in enumerate(iter_shard(store, name)):
-                    sample, err = _check_sample(key, fields, ds, ranges)
-                    if err:
-                        problems.append(err)
-                    if sample is None:
-                        continue
-                    idx = sample["index"]
-                    indices.append(idx)
-                    if idx in seen:
-                        problems.append(f"duplicate key {key} (also in {seen[idx]})")
-                    seen[idx] = name
-                    if fk is not None and (fk_samples == 0 or i < fk_samples):
-                        e = fk.check(sample)
-                        rep.fk_checked += 1
-                        if e:
-                            problems.append(f"sample {key}: {e}")
+                    try:
+                        sample, err = _check_sample(key, fields, ds, ranges)
+                        if err:
+                            problems.append(err)
+                        if sample is None:
+                            continue
+                        idx = sample["index"]
+                        indices.append(idx)
+                        if idx in seen:
+                            problems.append(f"duplicate key {key} (also in {seen[idx]})")
+                        seen[idx] = name
+                        if fk is not None and (fk_samples == 0 or i < fk_samples):
+                            e = fk.check(sample)
+                            rep.fk_checked += 1
+                            if e:
+                                problems.append(f"sample {key}: {e}")
+                    except (KeyError, TypeError, ValueError, IndexError) as e:
+                        problems.append(f"sample {key}: malformed json ({type(e).__name__}: {e})")
                     if len(problems) >= MAX_PROBLEMS_PER_SHARD:
                         break
                 expected = list(range(s["first_index"], s["first_index"] + s["samples"]))

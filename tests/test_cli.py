@@ -61,6 +61,9 @@ BAD = {
     "task: unknown key": lambda t: ["--robot", "franka", "--n", "4", "--task", _task(t, TABLETOP.replace("[table]", "[table]\nlegs = 3"))],
     "pipeline: unknown key": lambda t: ["--pipeline", _pipeline(t, "[pipeline]\nrobot = 'franka'\nn = 4\nsamples = 3\n")],
     "pipeline: unknown section": lambda t: ["--pipeline", _pipeline(t, "[pipelin]\nrobot = 'franka'\n")],
+    "no Ray cluster at --address": lambda t: ["--robot", "franka", "--n", "4", "--address", "127.0.0.1:1"],
+    "task: camera looking straight down": lambda t: ["--robot", "franka", "--n", "4", "--task", _task(t, TABLETOP.replace("target = [0.05, 0.0, 1.12]", "target = [1.35, 0.0, 0.5]"))],
+    "pipeline: gripper range not [0, 1]": lambda t: ["--pipeline", _pipeline(t, "[pipeline]\nrobot = 'franka'\nn = 4\n[rosa]\nranges = [[0, 1], [0, 1], [0, 1], [0, 1], [0, 1], [0, 1], [-1, 1]]\n")],
     "pipeline: bad image format": lambda t: ["--pipeline", _pipeline(t, "[pipeline]\nrobot = 'franka'\nn = 4\n[image]\nformat = 'bmp'\n")],
 }
 
@@ -97,6 +100,6 @@ def test_verify_on_a_folder_that_is_not_a_dataset(tmp_path, capsys):
 
 def test_verify_on_corrupted_dataset_json(tmp_path, capsys):
     (tmp_path / "dataset.json").write_text('{"schema": "statgen.dataset/1", "shards": [')
-    assert main(["verify", str(tmp_path)]) == 2
+    assert main(["verify", str(tmp_path)]) == 1  # a finding of verify, not a user mistake
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "corrupted" in err

@@ -71,16 +71,19 @@ def test_worker_killed_is_retried_without_resume(point, reference, tmp_path):
 
 def test_second_run_on_the_same_output_is_refused(tmp_path):
     out = tmp_path / "ds"
-    first = subprocess.Popen([sys.executable, "-m", "statgen.cli", *args(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    long_run = [*args(out)[:4], "2000", *args(out)[5:]]  # --n 2000: still running when the second starts
+    first = subprocess.Popen([sys.executable, "-m", "statgen.cli", *long_run], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + RUN_TIMEOUT_S
-        while not (out / "_run/lock").exists() and time.monotonic() < deadline and first.poll() is None:
+        while not (out / "_run/run.json").exists() and time.monotonic() < deadline and first.poll() is None:
             time.sleep(0.05)
-        second = cli(*args(out, "--resume"), check=False)
-        assert second.returncode == 2 and "another statgen generate holds" in second.stderr
+        second = cli(*long_run, "--resume", check=False)
+        assert first.poll() is None, "the first run ended before the second could be refused"
+        assert second.returncode == 2 and "another statgen generate holds" in second.stderr, second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1
     finally:
+        first.terminate()
         first.wait(timeout=RUN_TIMEOUT_S)
-    assert first.returncode == 0, first.stderr[-2000:]
 
 
 @pytest.fixture

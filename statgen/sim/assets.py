@@ -40,8 +40,11 @@ class ResolvedModel:
 
         For a model with simplified visual meshes, this is the original files' hash.
         """
-        if self.simplified_from:
-            return self.simplified_from
+        return self.simplified_from or self.assets_sha256
+
+    @property
+    def assets_sha256(self) -> str:
+        """sha256 of the files as they are now (after any simplification): what is rendered."""
         h = hashlib.sha256()
         for k in sorted(self.assets):
             h.update(k.encode() + b"\0")
@@ -91,10 +94,14 @@ def simplify_visual_meshes(resolved: ResolvedModel, *, target_reduction: float) 
     from statgen.sim.meshes import simplify_assets, visual_mesh_files
 
     files: list[str] = []
-    for key in (resolved.main_file, *resolved.attach_files):
-        spec = mujoco.MjSpec.from_string(resolved.text(key), assets=resolved.assets)
-        files += visual_mesh_files(spec)
-    assets = simplify_assets(resolved.assets, files, target_reduction=target_reduction, cache_dir=cache_dir() / "meshes")
+    try:
+        for key in (resolved.main_file, *resolved.attach_files):
+            spec = mujoco.MjSpec.from_string(resolved.text(key), assets=resolved.assets)
+            files += visual_mesh_files(spec)
+        assets = simplify_assets(resolved.assets, files, target_reduction=target_reduction, cache_dir=cache_dir() / "meshes")
+    except (ValueError, ET.ParseError) as e:
+        msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"robot {resolved.robot}: cannot read its model to simplify the meshes ({msg}); fix the MJCF or set render.visual_reduction = 0") from None
     return dataclasses.replace(resolved, assets=assets, simplified_from=resolved.model_sha256)
 
 

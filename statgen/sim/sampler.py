@@ -157,8 +157,6 @@ class Sampler:
         # are computed once; the rejection tests then cost a few multiplications per draw.
         mujoco.mj_kinematics(m, self.data)
         mujoco.mj_camlight(m, self.data)
-        if m.body_weldid[scene.index.base_body] != 0:
-            raise ValueError("the robot base must be fixed to the world (no joint between them)")
         self.T_base_world = invert_T(T_world_body(self.data, scene.index.base_body))
         front_fixed = m.cam_bodyid[self.front_id] == 0
         self.T_cam_world = invert_T(T_world_camera(self.data, self.front_id)) if front_fixed else None
@@ -175,7 +173,7 @@ class Sampler:
         """Draw until a configuration is accepted; leaves self.data at it. Returns the labels."""
         ix, d, m = self.scene.index, self.data, self.scene.model
         lo, hi = ix.arm_ranges[:, 0], ix.arm_ranges[:, 1]
-        R_bw, t_bw = self.T_base_world[:3, :3], self.T_base_world[:3, 3]
+        R_base_world, t_base_world = self.T_base_world[:3, :3], self.T_base_world[:3, 3]
         for _ in range(self.max_draws):
             q = rng.uniform(lo, hi)
             frac = float(rng.uniform(0.0, 1.0))
@@ -184,7 +182,7 @@ class Sampler:
             d.qpos[ix.gripper_qpos] = ix.gripper_closed + frac * (ix.gripper_open - ix.gripper_closed)
             mujoco.mj_kinematics(m, d)
             p_world = d.site_xpos[ix.tcp_site].copy()
-            p_base = R_bw @ p_world + t_bw
+            p_base = R_base_world @ p_world + t_base_world
             if np.any(p_base < self.ws_min) or np.any(p_base > self.ws_max):
                 acc.rejected["workspace"] += 1
                 continue

@@ -110,16 +110,22 @@ def build_spec(
         wb.add_light(name=f"statgen/light{i}", pos=list(pos), dir=list(d), diffuse=[0.6, 0.6, 0.6], castshadow=True)
 
     # Cameras.
+    def look_at(eye, target, up=(0.0, 0.0, 1.0), *, what: str) -> np.ndarray:
+        try:
+            return look_at_R(eye=np.array(eye), target=np.array(target), up=np.array(up))
+        except ValueError as e:
+            raise ConfigError(f"{what}: {e}; move pos or target") from None
+
     for name in cameras:
         c = task.camera(name)
         if c.on_wrist:
             if robot.wrist_camera is None:
                 raise ConfigError(f"robot {robot.name} has no [wrist_camera] in {robot.source_path}; drop 'wrist' from cameras or add one")
             w = robot.wrist_camera
-            R = look_at_R(eye=np.array(w.pos), target=np.array(w.target), up=np.array(w.up))
+            R = look_at(w.pos, w.target, w.up, what=f"robot {robot.name}: wrist_camera")
             body(w.body, "wrist_camera").add_camera(name=name, pos=list(w.pos), quat=list(R_to_quat_wxyz(R)), fovy=c.fovy_deg)
         else:
-            R = look_at_R(eye=np.array(c.pos), target=np.array(c.target))
+            R = look_at(c.pos, c.target, what=f"task {task.name}: cameras.{name}")
             wb.add_camera(name=name, pos=list(c.pos), quat=list(R_to_quat_wxyz(R)), fovy=c.fovy_deg)
 
     sizes = {(task.camera(n).width, task.camera(n).height) for n in cameras}
@@ -169,6 +175,8 @@ def index_scene(model: mujoco.MjModel, *, robot: RobotSpec, cameras: tuple[str, 
         bad = robot.arm_joints[int(np.argmax(ranges[:, 0] >= ranges[:, 1]))]
         raise ConfigError(f"robot {robot.name}: joint {bad!r} has an empty sampling range; expected low < high")
     grip_ids = [jid(j, "gripper") for j in robot.gripper_joints]
+    if model.body_weldid[bid(robot.model.base_body)] != 0:
+        raise ConfigError(f"robot {robot.name}: base body {robot.model.base_body!r} moves (a joint connects it to the world); name a body fixed to the world")
     tcp_name = robot.tcp.site or TCP_SITE
     tcp = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, tcp_name)
     base = bid(robot.model.base_body)

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from statgen.storage.shards import partial_path
+from statgen.storage.shards import file_sha256, partial_path
 
 STATE_COLUMNS = (
     ("ee_pos", ("x", "y", "z")),
@@ -46,17 +46,19 @@ def index_row(sample: dict[str, Any], *, shard_name: str) -> dict[str, Any]:
     return row
 
 
-def write_index(root: Path, name: str, rows: list[dict[str, Any]], *, publish: Callable[[Path, str], None] | None = None) -> None:
+def write_index(root: Path, name: str, rows: list[dict[str, Any]], *, publish: Callable[[Path, str], None] | None = None) -> str:
     """Write rows as index/<shard>.parquet, atomically: staged under `root`, then moved
-    into place (os.replace) or handed to `publish(tmp_path, name)` (Store.put_file)."""
+    into place (os.replace) or handed to `publish(tmp_path, name)` (Store.put_file). Returns its sha256."""
     final = Path(root) / name
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = partial_path(final)
     try:
         pq.write_table(pa.Table.from_pylist(rows), tmp)
+        sha = file_sha256(tmp)
         if publish is None:
             os.replace(tmp, final)
         else:
             publish(tmp, name)
     finally:
         tmp.unlink(missing_ok=True)
+    return sha

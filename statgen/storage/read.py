@@ -11,17 +11,19 @@ from statgen.errors import ConfigError
 from statgen.storage.fs import Store
 
 
-def read_dataset_json(store: Store) -> dict[str, Any]:
+def read_dataset_json(store: Store, *, damaged: type[Exception] = ConfigError) -> dict[str, Any]:
+    """dataset.json, checked. No dataset at all is a ConfigError; an unfinished run or a
+    corrupted file raises `damaged` (verify passes VerifyError: a finding, exit 1)."""
     if not store.exists("dataset.json"):
         if store.exists("_run/run.json"):
-            raise ConfigError(f"{store.uri}: the run is not finished (no dataset.json); complete it with `statgen generate --resume --out {store.uri}`")
+            raise damaged(f"{store.uri}: the run is not finished (no dataset.json); complete it with `statgen generate --resume --out {store.uri}`")
         raise ConfigError(f"{store.uri}: not a statgen dataset (no dataset.json)")
     try:
         ds = json.loads(store.read_bytes("dataset.json"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{store.join('dataset.json')}: corrupted ({e.__class__.__name__}: {e}); rewrite it with `statgen generate --resume --out {store.uri}`") from None
+        raise damaged(f"{store.join('dataset.json')}: corrupted ({e.__class__.__name__}: {e}); rewrite it with `statgen generate --resume --out {store.uri}`") from None
     if not isinstance(ds, dict) or not str(ds.get("schema", "")).startswith("statgen.dataset/") or not isinstance(ds.get("shards"), list):
-        raise ConfigError(f"{store.join('dataset.json')}: not a statgen dataset.json (schema {ds.get('schema') if isinstance(ds, dict) else None!r})")
+        raise damaged(f"{store.join('dataset.json')}: not a statgen dataset.json (schema {ds.get('schema') if isinstance(ds, dict) else None!r})")
     return ds
 
 

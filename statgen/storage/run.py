@@ -121,14 +121,18 @@ class RunLock:
 
     def _create(self, body: str) -> bool:
         if self.store.is_local:
+            # Write the body to a private file, then link it into place: the lock appears
+            # atomically with its content, and link() fails if another holder exists.
             path = self.store.local_root / LOCK
             path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".lock.{os.getpid()}.{time.monotonic_ns()}")
+            tmp.write_text(body)
             try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                os.link(tmp, path)
             except FileExistsError:
                 return False
-            with os.fdopen(fd, "w") as f:
-                f.write(body)
+            finally:
+                tmp.unlink(missing_ok=True)
             return True
         if self.store.exists(LOCK):
             return False
@@ -138,8 +142,10 @@ class RunLock:
     def _stale(self) -> bool:
         try:
             info = json.loads(self.store.read_text(LOCK))
-        except (OSError, json.JSONDecodeError):
-            return True  # torn write by a process that died while taking it
+        except FileNotFoundError:
+            return True  # released meanwhile
+        except json.JSONDecodeError:
+            return False  # cannot tell: treat as held (the message says how to remove it)
         return info.get("host") == socket.gethostname() and not _pid_alive(int(info.get("pid", -1)))
 
     def release(self) -> None:

@@ -76,6 +76,10 @@ class CameraRenderer:
 
 def encode_image(img: np.ndarray, *, fmt: str, quality: int = 90) -> bytes:
     """RGB (H, W, 3) uint8 → jpg/png/webp bytes; 2-D uint8/uint16 → PNG."""
+    if fmt == "jpg" and img.ndim == 3:
+        import simplejpeg  # libjpeg-turbo straight from the array: about 3x less overhead than PIL here
+
+        return simplejpeg.encode_jpeg(np.ascontiguousarray(img), quality=quality, colorspace="RGB", colorsubsampling="420")
     from PIL import Image
 
     buf = io.BytesIO()

@@ -1,0 +1,48 @@
+"""One shard in-process (no Ray), every camera and every image kind, for each robot."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+
+import numpy as np
+import pytest
+from conftest import resolved
+from PIL import Image
+
+from statgen.config import build_config
+from statgen.producer import Job, ShardPlan, ShardProducer
+
+CAMERAS = ("front", "left", "right", "wrist")
+COUNT = 4
+
+
+@pytest.mark.parametrize("robot", ["franka", "jaco"])
+def test_shard_with_all_cameras_depth_and_seg(robot, tmp_path):
+    cfg = build_config({"robot": robot, "n": COUNT, "cameras": CAMERAS, "depth": True, "seg": True, "render.visual_reduction": 0.0})
+    spec, task, model = resolved(robot)
+    producer = ShardProducer(Job(config=cfg, robot=spec, task=task, model=model))
+    try:
+        result = producer.produce(ShardPlan(shard=2, first_index=10, count=COUNT), tmp_path)
+    finally:
+        producer.close()
+    assert result.acceptance.accepted == COUNT and result.index_sha256
+    with tarfile.open(tmp_path / "shards/statgen-000002.tar") as tf:
+        files = {m.name: tf.extractfile(m).read() for m in tf.getmembers()}
+    expected = {f"{10 + i:09d}.{f}" for i in range(COUNT)
+                for f in ["json", *(f"{c}.{kind}" for c in CAMERAS for kind in ("jpg", "depth.png", "seg.png"))]}
+    assert set(files) == expected
+    for i in range(COUNT):
+        key = f"{10 + i:09d}"
+        sample = json.loads(files[f"{key}.json"])
+        assert sample["index"] == 10 + i and sample["robot"] == robot and set(sample["cameras"]) == set(CAMERAS)
+        for c in CAMERAS:
+            rgb = Image.open(io.BytesIO(files[f"{key}.{c}.jpg"]))
+            depth = np.array(Image.open(io.BytesIO(files[f"{key}.{c}.depth.png"])))
+            seg = np.array(Image.open(io.BytesIO(files[f"{key}.{c}.seg.png"])))
+            assert rgb.size == (224, 224) and depth.shape == seg.shape == (224, 224)
+            assert depth.dtype == np.uint16 and set(np.unique(seg)) <= {0, 1, 2}
+            assert (depth[seg > 0] > 0).all()  # every robot pixel was hit, so it has a depth
+        # The wrist camera rides on the hand: the gripper fills part of its view.
+        assert (np.array(Image.open(io.BytesIO(files[f"{key}.wrist.seg.png"]))) == 2).any()

@@ -26,8 +26,3 @@ class VerifyError(StatgenError):
 
     exit_code = 1
 
-
-def expect(cond: bool, what: str, expected: str, got: object) -> None:
-    """Raise ConfigError("<what>: expected <expected>, got <got>") unless cond."""
-    if not cond:
-        raise ConfigError(f"{what}: expected {expected}, got {got!r}")

@@ -195,6 +195,22 @@ def _probe_address(address: str) -> None:
         raise ConfigError(f"--address {address}: no Ray cluster answers there ({getattr(e, 'strerror', None) or e}); check the address (HOST:PORT of the head, or auto)") from None
 
 
+CPU_FREE_WAIT_S = 5.0  # how long a dead worker's CPU may take to show up as free again
+
+
+def _cpu_frees_up() -> bool:
+    """True when a CPU slot is (or within CPU_FREE_WAIT_S becomes) free for a replacement worker."""
+    import ray
+
+    deadline = time.monotonic() + CPU_FREE_WAIT_S
+    while True:
+        if ray.available_resources().get("CPU", 0) >= 1:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+
+
 def start_ray(cfg: GenerateConfig) -> bool:
     """Start the embedded Ray instance, or join --address. True when this call started Ray.
 
@@ -303,7 +319,7 @@ def _run_ray(job: Job, todo: list[ShardPlan], out: Store, *, on_result: Callable
                     if attempts[plan.shard] >= MAX_SHARD_ATTEMPTS:
                         raise RunError(f"shard {plan.shard} failed {attempts[plan.shard]} times ({type(e).__name__}); finished shards are kept: rerun with --resume") from None
                     if workers[w] is actor and alive[w]:  # the first failure seen from this actor
-                        if ray.available_resources().get("CPU", 0) >= 1:
+                        if _cpu_frees_up():
                             workers[w] = new_worker()  # its process died: a new one takes its place
                         else:
                             alive[w] = False  # its node is gone: the others take over its shards

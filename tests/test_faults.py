@@ -23,8 +23,8 @@ N, SHARD = E2E_N, E2E_SHARD
 RUN_TIMEOUT_S = 300
 
 
-def args(out: Path, *extra: str) -> list[str]:
-    return ["generate", "--robot", "franka", "--n", str(N), "--shard-size", str(SHARD), "--workers", "2", "--out", str(out), "--quiet", *extra]
+def args(out: Path, *extra: str, workers: str = "2") -> list[str]:
+    return ["generate", "--robot", "franka", "--n", str(N), "--shard-size", str(SHARD), "--workers", workers, "--out", str(out), "--quiet", *extra]
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +32,9 @@ def reference(dataset_2w) -> dict:
     return all_states(dataset_2w)
 
 
-def run_with_fault(out: Path, point: str, tmp: Path) -> subprocess.CompletedProcess:
+def run_with_fault(out: Path, point: str, tmp: Path, *, workers: str = "2") -> subprocess.CompletedProcess:
     env = {**os.environ, "STATGEN_FAULT_KILL_AT": point, "STATGEN_FAULT_ONCE": str(tmp / f"fault-{point}")}
-    return subprocess.run([sys.executable, "-m", "statgen.cli", *args(out)], capture_output=True, text=True, env=env, timeout=RUN_TIMEOUT_S)
+    return subprocess.run([sys.executable, "-m", "statgen.cli", *args(out, workers=workers)], capture_output=True, text=True, env=env, timeout=RUN_TIMEOUT_S)
 
 
 def assert_complete(out: Path, reference: dict) -> None:
@@ -59,10 +59,10 @@ def test_driver_killed_then_resumed(point, reference, tmp_path):
     assert_complete(out, reference)
 
 
-@pytest.mark.parametrize("point", ["mid_shard", "after_shard_rename"])
-def test_worker_killed_is_retried_without_resume(point, reference, tmp_path):
+@pytest.mark.parametrize("point,workers", [("mid_shard", "2"), ("after_shard_rename", "2"), ("mid_shard", "1")])
+def test_worker_killed_is_retried_without_resume(point, workers, reference, tmp_path):
     out = tmp_path / "ds"
-    p = run_with_fault(out, point, tmp_path)
+    p = run_with_fault(out, point, tmp_path, workers=workers)
     assert p.returncode == 0, p.stderr[-2000:]
     assert (tmp_path / f"fault-{point}").exists()  # the fault did fire
     assert "worker lost" in p.stderr

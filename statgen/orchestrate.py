@@ -363,16 +363,22 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:
     check_out(out, identity, resume=cfg.resume)
     plans = plan_shards(cfg.n, cfg.shard_size)
     started = start_ray(cfg)
-    try:
-        return _generate_locked(job, out, identity, plans)
-    finally:
+
+    def stop_ray() -> None:
+        nonlocal started
         if started:
             import ray
 
             ray.shutdown()
+            started = False
+
+    try:
+        return _generate_locked(job, out, identity, plans, stop_ray=stop_ray)
+    finally:
+        stop_ray()
 
 
-def _generate_locked(job: Job, out: Store, identity: dict[str, Any], plans: list[ShardPlan]) -> dict[str, Any]:
+def _generate_locked(job: Job, out: Store, identity: dict[str, Any], plans: list[ShardPlan], *, stop_ray: Callable[[], None]) -> dict[str, Any]:
     cfg = job.config
     with RunLock(out):
         if out.exists(RUN_JSON):  # again, under the lock: another run may have started meanwhile
@@ -403,6 +409,9 @@ def _generate_locked(job: Job, out: Store, identity: dict[str, Any], plans: list
         if todo:
             try:
                 _run_ray(job, todo, out, on_result=on_result, on_progress=lambda k: progress.update(done_before + k))
+            except BaseException:
+                stop_ray()  # no worker may still be writing when the partial files are swept
+                raise
             finally:
                 sweep_partials(out)
         rate = progress.finish()

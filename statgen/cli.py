@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from statgen.errors import ConfigError, StatgenError
+from statgen.errors import StatgenError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,

@@ -9,10 +9,8 @@ import dataclasses
 import json
 import logging
 import os
-import shutil
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 from statgen import __version__

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,7 +115,7 @@ class ShardProducer:
         and published whole: an os.replace locally, a single upload on object storage.
         """
         store = root if isinstance(root, Store) else Store.open(str(root))
-        stage = store.local_root if store.is_local else Path(tempfile.mkdtemp(prefix="statgen-stage-"))
+        stage = store.local_root if store.is_local else store.staging_dir()
         rng = shard_rng(self.job.config.seed, plan.shard)
         acc = Acceptance()
         rows = []

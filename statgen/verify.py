@@ -16,7 +16,7 @@ from statgen.config import RenderSettings, robot_from_dict, task_from_dict
 from statgen.core import rosa
 from statgen.errors import StatgenError, VerifyError
 from statgen.sim.assets import resolve_model
-from statgen.sim.sampler import set_configuration, state_labels
+from statgen.sim.sampler import set_qpos, state_labels
 from statgen.sim.scene import build_scene
 from statgen.storage.fs import Store
 from statgen.storage.read import iter_shard, read_dataset_json
@@ -67,15 +67,7 @@ class _FK:
 
     def check(self, sample: dict[str, Any]) -> str | None:
         st = sample["state"]
-        ix = self.scene.index
-        q = np.asarray(st["qpos"], dtype=float)
-        n_arm = len(ix.arm_qpos)
-        frac = st["gripper_open_fraction"]
-        set_configuration(self.scene, self.data, q_arm=q[:n_arm], open_fraction=frac)
-        self.data.qpos[ix.gripper_qpos] = q[n_arm:]
-        import mujoco
-
-        mujoco.mj_kinematics(self.scene.model, self.data)
+        set_qpos(self.scene, self.data, qpos=np.asarray(st["qpos"], dtype=float))
         labels = state_labels(self.scene, self.data)
         ref = labels["state"]
         for k in ("ee_pos", "ee_quat_wxyz", "ee_euler_xyz", "ee_rot6d", "gripper_width", "gripper_open_fraction"):

@@ -16,7 +16,6 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-from s3_server import s3_server  # noqa: F401  (the fixture; harmless once conftest registers the plugin)
 from statgen.errors import ConfigError
 from statgen.storage.fs import Store
 

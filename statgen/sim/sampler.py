@@ -52,13 +52,25 @@ def T_world_camera(data: mujoco.MjData, cam_id: int) -> np.ndarray:
     return cam.T_world_cam_from_mujoco(pos=data.cam_xpos[cam_id], R_world_mjcam=data.cam_xmat[cam_id].reshape(3, 3))
 
 
-def set_configuration(scene: Scene, data: mujoco.MjData, *, q_arm: np.ndarray, open_fraction: float) -> None:
-    """Write the arm joints and the gripper opening into qpos, then run FK (kinematics + cameras)."""
+def set_configuration(scene: Scene, data: mujoco.MjData, *, q_arm: np.ndarray, open_fraction: float, cameras: bool = True) -> None:
+    """Write the arm joints [rad or m] and the gripper opening [0..1] into qpos, then run FK.
+
+    cameras=False skips the camera/light poses (mj_camlight), for tests that need only bodies.
+    """
     ix = scene.index
-    data.qpos[ix.arm_qpos] = q_arm
-    data.qpos[ix.gripper_qpos] = ix.gripper_closed + open_fraction * (ix.gripper_open - ix.gripper_closed)
+    q_gripper = ix.gripper_closed + open_fraction * (ix.gripper_open - ix.gripper_closed)
+    set_qpos(scene, data, qpos=np.concatenate([q_arm, q_gripper]), cameras=cameras)
+
+
+def set_qpos(scene: Scene, data: mujoco.MjData, *, qpos: np.ndarray, cameras: bool = True) -> None:
+    """Write state.qpos (arm joints, then gripper joints; shape (n_arm + n_grip,)) and run FK."""
+    ix = scene.index
+    n_arm = len(ix.arm_qpos)
+    data.qpos[ix.arm_qpos] = qpos[:n_arm]
+    data.qpos[ix.gripper_qpos] = qpos[n_arm:]
     mujoco.mj_kinematics(scene.model, data)
-    mujoco.mj_camlight(scene.model, data)
+    if cameras:
+        mujoco.mj_camlight(scene.model, data)
 
 
 def state_labels(scene: Scene, data: mujoco.MjData) -> dict[str, Any]:
@@ -178,9 +190,7 @@ class Sampler:
             q = rng.uniform(lo, hi)
             frac = float(rng.uniform(0.0, 1.0))
             acc.drawn += 1
-            d.qpos[ix.arm_qpos] = q
-            d.qpos[ix.gripper_qpos] = ix.gripper_closed + frac * (ix.gripper_open - ix.gripper_closed)
-            mujoco.mj_kinematics(m, d)
+            set_configuration(self.scene, d, q_arm=q, open_fraction=frac, cameras=False)  # cameras only once accepted
             p_world = d.site_xpos[ix.tcp_site].copy()
             p_base = R_base_world @ p_world + t_base_world
             if np.any(p_base < self.ws_min) or np.any(p_base > self.ws_max):

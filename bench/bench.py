@@ -5,10 +5,16 @@ fresh), on this machine, in this run, so the ratios compare like with like.
 
   naive      dm_control Physics.render at MuJoCo's defaults (shadows, reflections, 4x MSAA),
              full meshes, PIL JPEG, webdataset.ShardWriter; random configurations, no checks
-  ceiling    statgen's renderer settings and meshes in a bare loop: set qpos, FK, render;
-             no sampling checks, labels, encoding or I/O. "x2" is two such processes at once
+  ceiling    statgen's renderer settings and meshes in a bare loop: set qpos, FK, render, over
+             poses statgen accepts (drawn before the clock starts); no sampling, labels,
+             encoding or I/O. "2 processes" is two such processes at once
   statgen    `statgen generate --robot franka` at default settings, end to end through Ray;
-             "steady" differences two runs (n_small, n_big) to remove the fixed start-up cost
+             "steady" is the rate once every worker is warm: per worker, the samples of its
+             shards after its first one over the time from the end of its first shard to the
+             end of its last (from the shard log), summed over workers
+
+The ceiling is measured before and after the statgen runs and averaged, so slow drift of
+this (shared, noisy) machine does not land on one side of the ratio.
 
 Usage: python bench/bench.py [--n-big 50000] [--quick]
 """
@@ -65,19 +71,20 @@ print(json.dumps({"rate": n / (time.perf_counter() - t0)}))
 CEILING = SNIPPET_SETUP + r"""
 import mujoco
 from statgen.sim.render import CameraRenderer
-from statgen.sim.sampler import set_configuration
+from statgen.sim.sampler import Acceptance, Sampler, set_qpos
 n = int(sys.argv[1])
 settings = RenderSettings()
 resolved = simplify_visual_meshes(resolve_model(robot), target_reduction=settings.visual_reduction)
 scene = build_scene(robot=robot, task=task, resolved=resolved, cameras=("front",), render=settings)
+# The poses statgen would render (accepted draws), drawn before the clock starts.
+sampler, acc, rng = Sampler(scene), Acceptance(), np.random.default_rng(0)
+poses = [np.array(sampler.draw(rng, acc)["state"]["qpos"]) for _ in range(n)]
 data = mujoco.MjData(scene.model)
-rng = np.random.default_rng(0)
-ix = scene.index
 with CameraRenderer(scene, render=settings) as r:
     r.render(data, "front")
     t0 = time.perf_counter()
-    for i in range(n):
-        set_configuration(scene, data, q_arm=rng.uniform(ix.arm_ranges[:, 0], ix.arm_ranges[:, 1]), open_fraction=0.5)
+    for q in poses:
+        set_qpos(scene, data, qpos=q)
         r.render(data, "front")
     print(json.dumps({"rate": n / (time.perf_counter() - t0)}))
 """
@@ -104,7 +111,25 @@ def statgen_run(n: int, workers: int, tmp: Path) -> dict:
     if p.returncode != 0:
         raise SystemExit(f"bench: statgen generate failed:\n{p.stderr[-2000:]}")
     ds = json.loads((out / "dataset.json").read_text())
-    return {"n": n, "wall": wall, "rate": n / wall, **ds["resources"], "gl": ds["versions"]["gl_renderer"]}
+    return {"n": n, "wall": wall, "rate": n / wall, "steady": steady_rate(out), **ds["resources"], "gl": ds["versions"]["gl_renderer"]}
+
+
+def steady_rate(out: Path) -> float:
+    """Samples/s of warm workers, from the shard log's per-shard wall-clock times (see the module doc)."""
+    from statgen.storage.run import SHARDS_JSONL
+
+    per_worker: dict[int, list[tuple[float, int]]] = {}
+    for line in (out / SHARDS_JSONL).read_text().splitlines():
+        d = json.loads(line)
+        e = d["extra"]
+        per_worker.setdefault(e["worker_pid"], []).append((e["seconds"][1], d["samples"]))
+    rate = 0.0
+    for shards in per_worker.values():
+        shards.sort()
+        if len(shards) < 2:
+            raise SystemExit("bench: each worker needs 2+ shards for a steady rate; raise --n-small/--n-big")
+        rate += sum(k for _, k in shards[1:]) / (shards[-1][0] - shards[0][0])
+    return rate
 
 
 def main() -> None:
@@ -122,20 +147,24 @@ def main() -> None:
         tmp = Path(tmp)
         print("measuring the naive loop ...", file=sys.stderr)
         naive = result(run_snippet(NAIVE, str(a.n_naive), str(tmp)))["rate"]
-        print("measuring the render-only ceiling ...", file=sys.stderr)
-        ceil1 = result(run_snippet(CEILING, str(a.n_ceiling)))["rate"]
-        procs = [run_snippet(CEILING, str(a.n_ceiling), env={"LP_NUM_THREADS": "1"}) for _ in range(2)]
-        ceil2 = sum(result(p)["rate"] for p in procs)
+        ceilings = {1: [], 2: []}
+
+        def measure_ceilings() -> None:
+            print("measuring the render-only ceiling ...", file=sys.stderr)
+            ceilings[1].append(result(run_snippet(CEILING, str(a.n_ceiling)))["rate"])
+            procs = [run_snippet(CEILING, str(a.n_ceiling), env={"LP_NUM_THREADS": "1"}) for _ in range(2)]
+            ceilings[2].append(sum(result(p)["rate"] for p in procs))
+
+        measure_ceilings()
         runs = {}
         for w in (1, 2):
             for n in (a.n_small, a.n_big if w == 2 else max(a.n_small * 3, a.n_big // 5)):
                 print(f"measuring statgen generate, {w} worker(s), n={n} ...", file=sys.stderr)
                 runs[(w, n)] = statgen_run(n, w, tmp)
-    steady = {}
-    for w in (1, 2):
-        (ns, rs), (nb, rb) = sorted(((n, r) for (ww, n), r in runs.items() if ww == w))
-        steady[w] = (nb - ns) / (rb["wall"] - rs["wall"])
-    ceil = {1: ceil1, 2: ceil2}
+        measure_ceilings()
+    steady = {w: runs[max(k for k in runs if k[0] == w)]["steady"] for w in (1, 2)}  # from the bigger run
+    ceil = {w: sum(v) / len(v) for w, v in ceilings.items()}
+    ceil1, ceil2 = ceil[1], ceil[2]
     rows.append(("naive loop (dm_control defaults, full meshes)", 1, naive, 1.0, naive / ceil1))
     rows.append(("render-only ceiling", 1, ceil1, ceil1 / naive, 1.0))
     rows.append(("render-only ceiling (2 processes)", 2, ceil2, ceil2 / naive, 1.0))
@@ -143,9 +172,10 @@ def main() -> None:
         for n in sorted(n for (ww, n) in runs if ww == w):
             r = runs[(w, n)]
             rows.append((f"statgen end to end, n={n} (incl. start-up)", w, r["rate"], r["rate"] / naive, r["rate"] / ceil[w]))
-        rows.append(("statgen steady state (big - small run)", w, steady[w], steady[w] / naive, steady[w] / ceil[w]))
+        rows.append((f"statgen steady state (warm workers, n={max(n for ww, n in runs if ww == w)})", w, steady[w], steady[w] / naive, steady[w] / ceil[w]))
     gl = runs[(2, a.n_small)]["gl"]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {gl}, Python {platform.python_version()}")
+    print(f"ceiling runs (before, after): 1 process {ceilings[1][0]:.0f}, {ceilings[1][1]:.0f}; 2 processes {ceilings[2][0]:.0f}, {ceilings[2][1]:.0f} samples/s")
     print()
     print(f"| {'setup':52} | workers | samples/s | x naive | vs ceiling |")
     print(f"|{'-' * 54}|---------|-----------|---------|------------|")

@@ -301,8 +301,8 @@ def _run_ray(job: Job, todo: list[ShardPlan], out: Store, *, on_result: Callable
             attempts[plan.shard] = attempts.get(plan.shard, 0) + 1
             inflight[workers[w].produce.remote(plan, out)] = (w, workers[w], plan)
 
-        for w in range(n_workers):
-            for _ in range(IN_FLIGHT_PER_WORKER):
+        for _ in range(IN_FLIGHT_PER_WORKER):  # round-robin, so a short run still spreads over every worker
+            for w in range(n_workers):
                 submit(w)
         while inflight:
             ready, _ = ray.wait(list(inflight), num_returns=1, timeout=PROGRESS_POLL_S)
@@ -398,7 +398,7 @@ def _generate_locked(job: Job, out: Store, identity: dict[str, Any], plans: list
             nonlocal gl
             shard = int(r.info.name.split("-")[-1].split(".")[0])
             extra = {"acceptance": r.acceptance.as_dict(), "gl_renderer": r.gl_renderer, "worker_peak_rss_mb": round(r.peak_rss_mb, 1),
-                     "index_sha256": r.index_sha256}
+                     "index_sha256": r.index_sha256, "worker_pid": r.worker_pid, "seconds": [round(t, 3) for t in r.seconds]}
             shard_log.append(r.info, extra)
             maybe_kill("after_shard_record")
             results[shard] = (r.info, extra)

@@ -76,6 +76,8 @@ def test_dataset_layout_and_dataset_json(two_workers):
     assert (two_workers / "_run/run.json").exists() and not (two_workers / "_run/lock").exists()
     lines = (two_workers / "_run/shards.jsonl").read_text().splitlines()
     assert sorted(json.loads(x)["name"] for x in lines) == [s["name"] for s in ds["shards"]]
+    # Both workers wrote shards: the first shards go round-robin, one per worker.
+    assert len({json.loads(x)["extra"]["worker_pid"] for x in lines}) == 2
     # Every sample: same fields and types (Hugging Face infers features from the first few).
     states = all_states(two_workers)
     assert sorted(states) == list(range(N))

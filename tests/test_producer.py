@@ -46,3 +46,31 @@ def test_shard_with_all_cameras_depth_and_seg(robot, tmp_path):
             assert (depth[seg > 0] > 0).all()  # every robot pixel was hit, so it has a depth
         # The wrist camera rides on the hand: the gripper fills part of its view.
         assert (np.array(Image.open(io.BytesIO(files[f"{key}.wrist.seg.png"]))) == 2).any()
+
+
+def test_images_belong_to_their_labels_across_batches(tmp_path, monkeypatch):
+    """Labels, render and encode run in batches: each image must still show its own sample's pose.
+
+    The TCP's labelled pixel lies inside the bounding box of the gripper's segmentation mask
+    (the TCP sits between the fingers); an image paired with another sample's labels fails.
+    """
+    import statgen.producer as producer_mod
+
+    monkeypatch.setattr(producer_mod, "MAX_BATCH", 3)  # 7 samples: batches of 3, 3, 1
+    count = 7
+    cfg = build_config({"robot": "franka", "n": count, "seg": True, "require_visible": True})
+    spec, task, model = resolved("franka")
+    producer = ShardProducer(Job(config=cfg, robot=spec, task=task, model=model))
+    try:
+        assert producer.batch_size() == 3
+        producer.produce(ShardPlan(shard=0, first_index=0, count=count), tmp_path)
+    finally:
+        producer.close()
+    with tarfile.open(tmp_path / "shards/statgen-000000.tar") as tf:
+        files = {m.name: tf.extractfile(m).read() for m in tf.getmembers()}
+    for i in range(count):
+        sample = json.loads(files[f"{i:09d}.json"])
+        u, v = sample["cameras"]["front"]["ee_pixel"]
+        rows, cols = np.nonzero(np.array(Image.open(io.BytesIO(files[f"{i:09d}.front.seg.png"]))) == 2)
+        assert rows.size, f"sample {i}: no gripper pixels"
+        assert cols.min() - 1 <= u <= cols.max() + 1 and rows.min() - 1 <= v <= rows.max() + 1, f"sample {i}: TCP outside the gripper's box"

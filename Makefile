@@ -1,4 +1,4 @@
-# statgen: make setup | demo | test | shards | bench
+# statgen: make setup | demo | test | shards | bench | bench-levers
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -16,7 +16,7 @@ endif
 endif
 export MUJOCO_GL ?= egl
 
-.PHONY: setup demo test shards bench clean
+.PHONY: setup demo test shards bench bench-levers clean
 
 setup: $(VENV)/.installed
 
@@ -43,6 +43,10 @@ shards: setup
 
 bench: setup
 	$(BIN)/python bench/bench.py
+
+# What each performance lever is worth, measured in one run (about 2 minutes).
+bench-levers: setup
+	$(BIN)/python bench/levers.py
 
 clean:
 	rm -rf data/demo dist build

@@ -8,6 +8,8 @@ R = Rz(yaw) @ Ry(pitch) @ Rx(roll) (scipy's ``from_euler("xyz", ...)``).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -47,25 +49,26 @@ def R_to_quat_wxyz(R: np.ndarray) -> np.ndarray:
     """Unit quaternion (4,) in wxyz order with w >= 0, from a rotation matrix (3, 3).
 
     Shepperd's method: pick the largest of the four squared components for stability.
+    Scalar math on Python floats: this runs once per sample on the hot path.
     """
-    R = np.asarray(R, dtype=float)
-    tr = np.trace(R)
-    diag = np.array([tr, R[0, 0], R[1, 1], R[2, 2]])
-    i = int(np.argmax(diag))
+    (r00, r01, r02), (r10, r11, r12), (r20, r21, r22) = np.asarray(R, dtype=float).tolist()
+    tr = r00 + r11 + r22
+    diag = (tr, r00, r11, r22)
+    i = diag.index(max(diag))
     if i == 0:
-        s = 2.0 * np.sqrt(max(1.0 + tr, 0.0))
-        q = np.array([0.25 * s, (R[2, 1] - R[1, 2]) / s, (R[0, 2] - R[2, 0]) / s, (R[1, 0] - R[0, 1]) / s])
+        s = 2.0 * math.sqrt(max(1.0 + tr, 0.0))
+        q = (0.25 * s, (r21 - r12) / s, (r02 - r20) / s, (r10 - r01) / s)
     elif i == 1:
-        s = 2.0 * np.sqrt(max(1.0 + R[0, 0] - R[1, 1] - R[2, 2], 0.0))
-        q = np.array([(R[2, 1] - R[1, 2]) / s, 0.25 * s, (R[0, 1] + R[1, 0]) / s, (R[0, 2] + R[2, 0]) / s])
+        s = 2.0 * math.sqrt(max(1.0 + r00 - r11 - r22, 0.0))
+        q = ((r21 - r12) / s, 0.25 * s, (r01 + r10) / s, (r02 + r20) / s)
     elif i == 2:
-        s = 2.0 * np.sqrt(max(1.0 + R[1, 1] - R[0, 0] - R[2, 2], 0.0))
-        q = np.array([(R[0, 2] - R[2, 0]) / s, (R[0, 1] + R[1, 0]) / s, 0.25 * s, (R[1, 2] + R[2, 1]) / s])
+        s = 2.0 * math.sqrt(max(1.0 + r11 - r00 - r22, 0.0))
+        q = ((r02 - r20) / s, (r01 + r10) / s, 0.25 * s, (r12 + r21) / s)
     else:
-        s = 2.0 * np.sqrt(max(1.0 + R[2, 2] - R[0, 0] - R[1, 1], 0.0))
-        q = np.array([(R[1, 0] - R[0, 1]) / s, (R[0, 2] + R[2, 0]) / s, (R[1, 2] + R[2, 1]) / s, 0.25 * s])
-    q /= np.linalg.norm(q)
-    return -q if q[0] < 0 else q
+        s = 2.0 * math.sqrt(max(1.0 + r22 - r00 - r11, 0.0))
+        q = ((r10 - r01) / s, (r02 + r20) / s, (r12 + r21) / s, 0.25 * s)
+    k = (-1.0 if q[0] < 0 else 1.0) / math.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
+    return np.array([k * q[0], k * q[1], k * q[2], k * q[3]])
 
 
 def R_to_euler_xyz(R: np.ndarray) -> np.ndarray:
@@ -74,16 +77,16 @@ def R_to_euler_xyz(R: np.ndarray) -> np.ndarray:
     pitch is in [-pi/2, pi/2]; roll and yaw in (-pi, pi]. At gimbal lock
     (|pitch| = pi/2) roll is set to 0 and yaw absorbs the rest.
     """
-    R = np.asarray(R, dtype=float)
-    sp = -R[2, 0]
+    (r00, r01, _), (r10, r11, _), (r20, r21, r22) = np.asarray(R, dtype=float).tolist()
+    sp = -r20
     # atan2 keeps full precision near +-pi/2, where arcsin(1 - d) loses half the digits.
-    pitch = float(np.arctan2(sp, np.hypot(R[0, 0], R[1, 0])))
+    pitch = math.atan2(sp, math.hypot(r00, r10))
     if abs(sp) < 1.0 - 1e-12:
-        roll = float(np.arctan2(R[2, 1], R[2, 2]))
-        yaw = float(np.arctan2(R[1, 0], R[0, 0]))
+        roll = math.atan2(r21, r22)
+        yaw = math.atan2(r10, r00)
     else:  # gimbal lock: only yaw - sign(pitch) * roll is defined
         roll = 0.0
-        yaw = float(np.arctan2(-R[0, 1], R[1, 1]))
+        yaw = math.atan2(-r01, r11)
     return np.array([roll, pitch, yaw])
 
 

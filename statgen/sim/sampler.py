@@ -7,6 +7,7 @@ collision. Visibility is a label (a ray cast), never a filter unless the pipelin
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ import mujoco
 import numpy as np
 
 from statgen.core import camera as cam
-from statgen.core.geometry import R_to_euler_xyz, R_to_quat_wxyz, R_to_rot6d, invert_T, make_T, transform_point
+from statgen.core.geometry import R_to_euler_xyz, R_to_quat_wxyz, R_to_rot6d, invert_T, make_T
 from statgen.errors import RunError
 from statgen.sim.scene import RENDERED_GROUPS, Scene
 
@@ -76,10 +77,10 @@ def set_qpos(scene: Scene, data: mujoco.MjData, *, qpos: np.ndarray, cameras: bo
 def state_labels(scene: Scene, data: mujoco.MjData) -> dict[str, Any]:
     """DESIGN.md's `state` block (base frame) and T_world_base, from data after FK."""
     ix = scene.index
-    T_world_base = T_world_body(data, ix.base_body)
-    T_base_ee = invert_T(T_world_base) @ T_world_site(data, ix.tcp_site)
-    R = T_base_ee[:3, :3]
-    tips = [transform_point(T_world_body(data, b), p) for b, p in zip(ix.fingertip_bodies, ix.fingertip_pos)]
+    R_world_base, p_world_base = data.xmat[ix.base_body].reshape(3, 3), data.xpos[ix.base_body]
+    R = R_world_base.T @ data.site_xmat[ix.tcp_site].reshape(3, 3)  # R_base_ee
+    ee_pos = R_world_base.T @ (data.site_xpos[ix.tcp_site] - p_world_base)
+    tips = [data.xmat[b].reshape(3, 3) @ p + data.xpos[b] for b, p in zip(ix.fingertip_bodies, ix.fingertip_pos)]
     q_grip = data.qpos[ix.gripper_qpos]
     frac = float(np.clip(np.mean((q_grip - ix.gripper_closed) / (ix.gripper_open - ix.gripper_closed)), 0.0, 1.0))
     qpos = np.concatenate([data.qpos[ix.arm_qpos], q_grip])
@@ -88,7 +89,7 @@ def state_labels(scene: Scene, data: mujoco.MjData) -> dict[str, Any]:
             "frame": "base",
             "joint_names": list(ix.joint_names),
             "qpos": qpos.tolist(),
-            "ee_pos": T_base_ee[:3, 3].tolist(),
+            "ee_pos": ee_pos.tolist(),
             "ee_quat_wxyz": R_to_quat_wxyz(R).tolist(),
             "ee_euler_xyz": R_to_euler_xyz(R).tolist(),
             "ee_rot6d": R_to_rot6d(R).tolist(),
@@ -96,7 +97,7 @@ def state_labels(scene: Scene, data: mujoco.MjData) -> dict[str, Any]:
             "gripper_open_fraction": frac,
             "gripper_open": bool(frac >= 0.5),
         },
-        "T_world_base": T_world_base.tolist(),
+        "T_world_base": make_T(R_world_base, p_world_base).tolist(),
     }
 
 
@@ -133,13 +134,19 @@ def tcp_visible(scene: Scene, data: mujoco.MjData, *, cam_pos: np.ndarray, p_tcp
     return True
 
 
+@functools.lru_cache(maxsize=64)
+def _intrinsics(width: int, height: int, fovy_deg: float) -> tuple[tuple[float, ...], ...]:
+    """cam.intrinsics, memoised as an immutable tuple (it is asked for once per camera per sample)."""
+    return tuple(map(tuple, cam.intrinsics(width=width, height=height, fovy_deg=fovy_deg).tolist()))
+
+
 def camera_labels(scene: Scene, data: mujoco.MjData, *, T_world_ee: np.ndarray) -> dict[str, Any]:
     """Per camera: size, K, T_world_cam, the TCP's pixel, depth, in-view and visible flags."""
     out = {}
     p = T_world_ee[:3, 3]
     for name in scene.cameras:
         c = scene.task.camera(name)
-        K = cam.intrinsics(width=c.width, height=c.height, fovy_deg=float(scene.model.cam_fovy[scene.index.camera_ids[name]]))
+        K = np.array(_intrinsics(c.width, c.height, float(scene.model.cam_fovy[scene.index.camera_ids[name]])))
         T_world_cam = T_world_camera(data, scene.index.camera_ids[name])
         pr = cam.project(K=K, T_world_cam=T_world_cam, p_world=p)
         in_view = cam.in_image(pr.pixel, width=c.width, height=c.height)
@@ -184,11 +191,15 @@ class Sampler:
     def draw(self, rng: np.random.Generator, acc: Acceptance) -> dict[str, Any]:
         """Draw until a configuration is accepted; leaves self.data at it. Returns the labels."""
         ix, d, m = self.scene.index, self.data, self.scene.model
-        lo, hi = ix.arm_ranges[:, 0], ix.arm_ranges[:, 1]
+        lo, span = ix.arm_ranges[:, 0], ix.arm_ranges[:, 1] - ix.arm_ranges[:, 0]
+        n_arm = len(lo)
         R_base_world, t_base_world = self.T_base_world[:3, :3], self.T_base_world[:3, 3]
         for _ in range(self.max_draws):
-            q = rng.uniform(lo, hi)
-            frac = float(rng.uniform(0.0, 1.0))
+            # One call for the arm joints and the gripper opening; the same numbers, in the same
+            # order, as rng.uniform(lo, hi) then rng.uniform(0, 1), at a third of the cost.
+            u = rng.random(n_arm + 1)
+            q = lo + span * u[:n_arm]
+            frac = float(u[n_arm])
             acc.drawn += 1
             set_configuration(self.scene, d, q_arm=q, open_fraction=frac, cameras=False)  # cameras only once accepted
             p_world = d.site_xpos[ix.tcp_site].copy()

@@ -16,7 +16,7 @@ fresh), on this machine, in this run, so the ratios compare like with like.
 The ceiling is measured before and after the statgen runs and averaged, so slow drift of
 this (shared, noisy) machine does not land on one side of the ratio.
 
-Usage: python bench/bench.py [--n-big 50000] [--quick]
+Usage: python bench/bench.py [--n-big 50000] [--n-main 500000] [--quick]
 """
 
 from __future__ import annotations
@@ -139,6 +139,7 @@ def main() -> None:
     ap.add_argument("--n-big", type=int, default=50000, help="the large run (memory flatness, steady rate)")
     ap.add_argument("--n-naive", type=int, default=30)
     ap.add_argument("--n-ceiling", type=int, default=2000)
+    ap.add_argument("--n-main", type=int, default=0, help="also run the main job at this n with 2 workers (e.g. 500000: 12 minutes)")
     ap.add_argument("--quick", action="store_true", help="n-big 10000, for a fast look")
     a = ap.parse_args()
     if a.quick:
@@ -159,7 +160,8 @@ def main() -> None:
         measure_ceilings()
         runs = {}
         for w in (1, 2):
-            for n in (a.n_small, a.n_big if w == 2 else max(a.n_small * 3, a.n_big // 5)):
+            sizes = [a.n_small, a.n_big if w == 2 else max(a.n_small * 3, a.n_big // 5)] + ([a.n_main] if w == 2 and a.n_main else [])
+            for n in sizes:
                 print(f"measuring statgen generate, {w} worker(s), n={n} ...", file=sys.stderr)
                 runs[(w, n)] = statgen_run(n, w, tmp)
         measure_ceilings()

@@ -143,7 +143,7 @@ class ShardProducer:
         try:
             with ShardWriter(stage, shard=plan.shard, first_index=plan.first_index, publish=store.put_file) as w:
                 # In phases over a batch (label, render, encode and write), not sample by sample:
-                # llvmpipe and Python then stop evicting each other's caches (make bench measures it).
+                # llvmpipe and Python then stop evicting each other's caches (make bench-levers measures it).
                 batch = self.batch_size()
                 for start in range(0, plan.count, batch):
                     indices = range(plan.first_index + start, plan.first_index + min(start + batch, plan.count))

@@ -7,7 +7,6 @@ collision. Visibility is a label (a ray cast), never a filter unless the pipelin
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,19 +133,13 @@ def tcp_visible(scene: Scene, data: mujoco.MjData, *, cam_pos: np.ndarray, p_tcp
     return True
 
 
-@functools.lru_cache(maxsize=64)
-def _intrinsics(width: int, height: int, fovy_deg: float) -> tuple[tuple[float, ...], ...]:
-    """cam.intrinsics, memoised as an immutable tuple (it is asked for once per camera per sample)."""
-    return tuple(map(tuple, cam.intrinsics(width=width, height=height, fovy_deg=fovy_deg).tolist()))
-
-
 def camera_labels(scene: Scene, data: mujoco.MjData, *, T_world_ee: np.ndarray) -> dict[str, Any]:
     """Per camera: size, K, T_world_cam, the TCP's pixel, depth, in-view and visible flags."""
     out = {}
     p = T_world_ee[:3, 3]
     for name in scene.cameras:
         c = scene.task.camera(name)
-        K = np.array(_intrinsics(c.width, c.height, float(scene.model.cam_fovy[scene.index.camera_ids[name]])))
+        K = cam.intrinsics(width=c.width, height=c.height, fovy_deg=float(scene.model.cam_fovy[scene.index.camera_ids[name]]))
         T_world_cam = T_world_camera(data, scene.index.camera_ids[name])
         pr = cam.project(K=K, T_world_cam=T_world_cam, p_world=p)
         in_view = cam.in_image(pr.pixel, width=c.width, height=c.height)

@@ -173,6 +173,11 @@ class Sampler:
         front_fixed = m.cam_bodyid[self.front_id] == 0
         self.T_cam_world = invert_T(T_world_camera(self.data, self.front_id)) if front_fixed else None
 
+    def _in_workspace(self, p_world: np.ndarray) -> bool:
+        """True when a world point (3,) [m] lies inside the robot's workspace box (base frame)."""
+        p_base = self.T_base_world[:3, :3] @ p_world + self.T_base_world[:3, 3]
+        return not (np.any(p_base < self.ws_min) or np.any(p_base > self.ws_max))
+
     def _in_front_view(self, p_world: np.ndarray) -> bool:
         T_cam_world = self.T_cam_world if self.T_cam_world is not None else invert_T(T_world_camera(self.data, self.front_id))
         p_cam = T_cam_world[:3, :3] @ p_world + T_cam_world[:3, 3]
@@ -186,7 +191,6 @@ class Sampler:
         ix, d, m = self.scene.index, self.data, self.scene.model
         lo, span = ix.arm_ranges[:, 0], ix.arm_ranges[:, 1] - ix.arm_ranges[:, 0]
         n_arm = len(lo)
-        R_base_world, t_base_world = self.T_base_world[:3, :3], self.T_base_world[:3, 3]
         for _ in range(self.max_draws):
             # One call for the arm joints and the gripper opening; the same numbers, in the same
             # order, as rng.uniform(lo, hi) then rng.uniform(0, 1), at a third of the cost.
@@ -196,8 +200,7 @@ class Sampler:
             acc.drawn += 1
             set_configuration(self.scene, d, q_arm=q, open_fraction=frac, cameras=False)  # cameras only once accepted
             p_world = d.site_xpos[ix.tcp_site].copy()
-            p_base = R_base_world @ p_world + t_base_world
-            if np.any(p_base < self.ws_min) or np.any(p_base > self.ws_max):
+            if not self._in_workspace(p_world):
                 acc.rejected["workspace"] += 1
                 continue
             if self.T_cam_world is None:

@@ -89,3 +89,31 @@ def dataset_2w(tmp_path_factory):
     out = tmp_path_factory.mktemp("ds") / "two"
     run_cli(*e2e_args(out, "--workers", "2"))
     return out
+
+
+# --------------------------------------------------------------------------- bad input and faults
+
+
+def assert_one_line(err: str, code: int, expected: int) -> str:
+    """A user-facing failure: the exit code, exactly one line on stderr starting 'statgen: ',
+    and no traceback. Returns the line."""
+    assert code == expected, f"exit {code}, expected {expected}; stderr:\n{err}"
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got {len(lines)}:\n{err}"
+    assert lines[0].startswith("statgen: "), lines[0]
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def half_written(out) -> list[str]:
+    """Files under `out` that a reader must never see after a failed or stopped run:
+    hidden partial/temporary files and a lock nobody holds."""
+    from pathlib import Path
+
+    out = Path(out)
+    if not out.exists():
+        return []
+    bad = [str(p.relative_to(out)) for p in out.rglob(".*") if p.is_file()]
+    if (out / "_run/lock").exists():
+        bad.append("_run/lock")
+    return sorted(bad)

@@ -1,0 +1,109 @@
+"""The bad-input table (issue 8): every user mistake and fault a new user hit, one case each.
+
+Each case asserts the exit code, exactly one line on stderr with no traceback, and that
+nothing half-written is visible afterwards. Cases that need a running `generate` (signals,
+faults) live in the sections below the in-process table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import assert_one_line, half_written
+
+from statgen.cli import main
+from statgen.config import data_dir
+
+FRANKA = (data_dir("robots") / "franka.toml").read_text()
+TABLETOP = (data_dir("tasks") / "tabletop.toml").read_text()
+
+
+def _robot(tmp_path: Path, text: str | bytes) -> str:
+    p = tmp_path / "my_robot.toml"
+    p.write_bytes(text.encode() if isinstance(text, str) else text)
+    return str(p)
+
+
+def _task(tmp_path: Path, text: str | bytes) -> str:
+    p = tmp_path / "my_task.toml"
+    p.write_bytes(text.encode() if isinstance(text, str) else text)
+    return str(p)
+
+
+def _pipeline(tmp_path: Path, text: str | bytes) -> str:
+    p = tmp_path / "my_pipeline.toml"
+    p.write_bytes(text.encode() if isinstance(text, str) else text)
+    return str(p)
+
+
+# --------------------------------------------------------------------------- generate: flags and config files (exit 2)
+
+BAD = {
+    "unknown robot": lambda t: ["--robot", "nope", "--n", "4"],
+    "zero n": lambda t: ["--robot", "franka", "--n", "0"],
+    "negative n": lambda t: ["--robot", "franka", "--n", "-3"],
+    "n not a number": lambda t: ["--robot", "franka", "--n", "many"],
+    "n too large for the key": lambda t: ["--robot", "franka", "--n", str(10**9 + 1)],
+    "no n": lambda t: ["--robot", "franka"],
+    "no robot": lambda t: ["--n", "5"],
+    "zero shard size": lambda t: ["--robot", "franka", "--n", "4", "--shard-size", "0"],
+    "negative seed": lambda t: ["--robot", "franka", "--n", "4", "--seed", "-1"],
+    "zero workers": lambda t: ["--robot", "franka", "--n", "4", "--workers", "0"],
+    "unknown task": lambda t: ["--robot", "franka", "--n", "4", "--task", "kitchen"],
+    "unknown camera": lambda t: ["--robot", "franka", "--n", "4", "--cameras", "front,ceiling"],
+    "no front camera": lambda t: ["--robot", "franka", "--n", "4", "--cameras", "wrist"],
+    "unknown flag": lambda t: ["--robot", "franka", "--n", "4", "--colour", "red"],
+    "missing pipeline file": lambda t: ["--pipeline", str(t / "nope.toml")],
+    "missing assets folder": lambda t: ["--robot", "franka", "--n", "4", "--assets", str(t / "no_such_dir")],
+    "robot: unknown key": lambda t: ["--robot", _robot(t, FRANKA.replace("[tcp]", "[tcp]\ncolour = 1")), "--n", "4"],
+    "robot: wrong type": lambda t: ["--robot", _robot(t, FRANKA.replace('base_body = "link0"', "base_body = 7")), "--n", "4"],
+    "robot: joint not in model": lambda t: ["--robot", _robot(t, FRANKA.replace('"joint7"]', '"joint8"]')), "--n", "4"],
+    "robot: missing TCP body": lambda t: ["--robot", _robot(t, FRANKA.replace('body = "hand"\npos = [0.0, 0.0, 0.1034]', 'body = "palm"\npos = [0.0, 0.0, 0.1]')), "--n", "4"],
+    "robot: empty joint range": lambda t: ["--robot", _robot(t, FRANKA.replace("[gripper]", "[arm.ranges]\njoint1 = [0.5, 0.5]\n\n[gripper]")), "--n", "4"],
+    "robot: inverted joint range": lambda t: ["--robot", _robot(t, FRANKA.replace("[gripper]", "[arm.ranges]\njoint1 = [1.0, -1.0]\n\n[gripper]")), "--n", "4"],
+    "robot: not TOML": lambda t: ["--robot", _robot(t, "name = [unclosed"), "--n", "4"],
+    "robot: bad rosa ranges": lambda t: ["--robot", _robot(t, FRANKA.replace("ranges = [[-0.2, 0.9],", "ranges = [")), "--n", "4"],
+    "task: zero camera width": lambda t: ["--robot", "franka", "--n", "4", "--task", _task(t, TABLETOP.replace("width = 224", "width = 0", 1))],
+    "task: huge camera": lambda t: ["--robot", "franka", "--n", "4", "--task", _task(t, TABLETOP.replace("height = 224", "height = 100000", 1))],
+    "task: unknown key": lambda t: ["--robot", "franka", "--n", "4", "--task", _task(t, TABLETOP.replace("[table]", "[table]\nlegs = 3"))],
+    "pipeline: unknown key": lambda t: ["--pipeline", _pipeline(t, "[pipeline]\nrobot = 'franka'\nn = 4\nsamples = 3\n")],
+    "pipeline: unknown section": lambda t: ["--pipeline", _pipeline(t, "[pipelin]\nrobot = 'franka'\n")],
+    "no Ray cluster at --address": lambda t: ["--robot", "franka", "--n", "4", "--address", "127.0.0.1:1"],
+    "task: camera looking straight down": lambda t: ["--robot", "franka", "--n", "4", "--task", _task(t, TABLETOP.replace("target = [0.05, 0.0, 1.12]", "target = [1.35, 0.0, 0.5]"))],
+    "pipeline: gripper range not [0, 1]": lambda t: ["--pipeline", _pipeline(t, "[pipeline]\nrobot = 'franka'\nn = 4\n[rosa]\nranges = [[0, 1], [0, 1], [0, 1], [0, 1], [0, 1], [0, 1], [-1, 1]]\n")],
+    "pipeline: bad image format": lambda t: ["--pipeline", _pipeline(t, "[pipeline]\nrobot = 'franka'\nn = 4\n[image]\nformat = 'bmp'\n")],
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["generate", *BAD[case](tmp_path), "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("statgen: error: ")
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_generate_input_is_one_line_exit_2_and_writes_nothing(case, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["generate", *BAD[case](tmp_path), "--out", str(out), "--quiet"])
+    assert_one_line(capsys.readouterr().err, code, 2)
+    assert not out.exists()
+
+
+# --------------------------------------------------------------------------- verify and preview (rows 7-10, 12, 13)
+
+
+# --------------------------------------------------------------------------- environment (rows 14, 15)
+
+
+# --------------------------------------------------------------------------- signals and run lifecycle (rows 1-3, 11, 16, 17)
+
+
+# --------------------------------------------------------------------------- storage faults (EIO, GCS, the lock)

@@ -255,6 +255,15 @@ def _rosa_ranges(v: Any, where: str) -> tuple[tuple[float, float], ...]:
     return ranges
 
 
+def _unique(names: tuple[str, ...], where: str, what: str) -> None:
+    """Refuse a name listed twice: a joint sampled twice (or never), a body counted twice."""
+    seen = set()
+    for x in names:
+        if x in seen:
+            raise ConfigError(f"{where}: {what} {x!r} is listed twice; expected each {what} once, got {list(names)}")
+        seen.add(x)
+
+
 def _in_file(path: Path, fn):
     """Run fn(); a ConfigError from it names the file when it does not already."""
     try:
@@ -299,6 +308,7 @@ def _load_robot(path: Path) -> RobotSpec:
     arm_joints = a.get("joints", "list[str]")
     if not arm_joints:
         raise ConfigError(f"{path}: arm.joints: expected at least one joint name, got []")
+    _unique(arm_joints, f"{path}: arm.joints", "joint")
     rng = a.sub("ranges", optional=True)
     arm_ranges = []
     if rng is not None:
@@ -317,7 +327,12 @@ def _load_robot(path: Path) -> RobotSpec:
         raise ConfigError(f"{path}: gripper: expected one closed and one open value per joint ({len(g_joints)}), got {len(closed)} and {len(opened)}")
     if any(c == o for c, o in zip(closed, opened)):
         raise ConfigError(f"{path}: gripper: closed and open must differ for every joint, got {closed} and {opened}")
+    _unique(g_joints, f"{path}: gripper.joints", "joint")
+    both = [j for j in g_joints if j in arm_joints]
+    if both:
+        raise ConfigError(f"{path}: joint {both[0]!r} is in both arm.joints and gripper.joints; expected each joint in one list only")
     bodies = g.get("bodies", "list[str]")
+    _unique(bodies, f"{path}: gripper.bodies", "body")
     tips = g.get("fingertips", "list[table]")
     if not (isinstance(tips, list) and len(tips) == 2):
         raise ConfigError(f"{path}: gripper.fingertips: expected two points, got {tips!r}")

@@ -186,6 +186,34 @@ def test_a_shipped_name_wins_over_a_folder_of_that_name(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------- environment (rows 14, 15)
+@pytest.mark.parametrize("command", ["generate", "verify"])
+def test_unknown_mujoco_gl_is_one_line_exit_2(command, tmp_path):
+    """Row 14: MUJOCO_GL=banana. mujoco reads it at import, so this needs a fresh process."""
+    import os
+
+    from conftest import run_cli
+
+    out = tmp_path / "out"
+    args = ["generate", "--robot", "franka", "--n", "4", "--out", str(out), "--quiet"] if command == "generate" else ["verify", str(out)]
+    p = run_cli(*args, check=False, env={**os.environ, "MUJOCO_GL": "banana"}, timeout=120)
+    line = assert_one_line(p.stderr, p.returncode, 2)
+    assert "MUJOCO_GL" in line and "'banana'" in line and all(b in line for b in ("egl", "osmesa", "glfw")), line
+    assert not out.exists() and half_written(out) == []
+
+
+def test_mujoco_gl_check_accepts_what_mujoco_accepts():
+    from statgen.errors import ConfigError
+    from statgen.sim.gl import check_mujoco_gl
+
+    for ok in ("egl", "EGL", " osmesa ", "glfw", "glx", "", "off", "1"):
+        assert check_mujoco_gl(environ={"MUJOCO_GL": ok}, system="Linux") == ok
+    assert check_mujoco_gl(environ={}, system="Linux") is None
+    assert check_mujoco_gl(environ={"MUJOCO_GL": "cgl"}, system="Darwin") == "cgl"
+    for bad, system in (("banana", "Linux"), ("cgl", "Linux"), ("egl", "Darwin")):
+        with pytest.raises(ConfigError, match="MUJOCO_GL"):
+            check_mujoco_gl(environ={"MUJOCO_GL": bad}, system=system)
+
+
 
 
 # --------------------------------------------------------------------------- signals and run lifecycle (rows 1-3, 11, 16, 17)

@@ -225,16 +225,26 @@ class RobotSpec:
     tcp: Point
     arm_joints: tuple[str, ...]
     arm_ranges: tuple[tuple[str, tuple[float, float]], ...]  # overrides of the model's limits [rad or m]
-    gripper_joints: tuple[str, ...]
+    gripper_joints: tuple[str, ...]  # () for an arm without a gripper (see has_gripper)
     gripper_closed: tuple[float, ...]
     gripper_open: tuple[float, ...]
     gripper_bodies: tuple[str, ...]
-    fingertips: tuple[Point, Point]
+    fingertips: tuple[Point, ...]  # two points; () when there are no gripper joints
     workspace_min: tuple[float, float, float]  # TCP box in the base frame [m]
     workspace_max: tuple[float, float, float]
     rosa_ranges: tuple[tuple[float, float], ...]  # (7, 2): x y z [m], roll pitch yaw [rad], gripper
     wrist_camera: WristCamera | None
     source_path: str
+
+    @property
+    def has_gripper(self) -> bool:
+        """False for an arm without gripper joints. Its samples then have gripper_open_fraction 0.0,
+        gripper_open false and gripper_width 0.0, the ROSA gripper token 0, and text that names no gripper.
+
+        A property, not a field: it follows from gripper_joints, so dataset.json and the run
+        identity of existing datasets stay as they were.
+        """
+        return bool(self.gripper_joints)
 
 
 def _point(t: _Table, *, allow_site: bool = False) -> Point:
@@ -253,6 +263,50 @@ def _rosa_ranges(v: Any, where: str) -> tuple[tuple[float, float], ...]:
     if ranges[-1] != (0.0, 1.0):
         raise ConfigError(f"{where}[6] (gripper): expected [0, 1] (the gripper token is binary: 0 closed, 255 open), got {list(ranges[-1])}")
     return ranges
+
+
+def _gripper(g: _Table | None, path: Path, arm_joints: tuple[str, ...]):
+    """[gripper] -> (joints, closed, open, bodies, fingertips).
+
+    An arm without a gripper leaves [gripper] out or sets `joints = []`. Then closed and
+    open must be empty and fingertips absent (there is no width to measure: it is 0.0);
+    bodies stay allowed (a fixed tool: its geoms may touch each other and do not hide the TCP).
+    """
+    if g is None:
+        return (), (), (), (), ()
+    g_joints = g.get("joints", "list[str]")
+    if not g_joints:
+        closed, opened = g.get("closed", "list[float]", ()), g.get("open", "list[float]", ())
+        if closed or opened:
+            raise ConfigError(f"{path}: gripper: expected closed = [] and open = [] for a robot without gripper joints, got {list(closed)} and {list(opened)}")
+        bodies = g.get("bodies", "list[str]", ())
+        _unique(bodies, f"{path}: gripper.bodies", "body")
+        if "fingertips" in g.data:
+            raise ConfigError(
+                f"{path}: gripper.fingertips: expected none for a robot without gripper joints (its gripper_width is 0.0), "
+                f"got {len(g.data['fingertips']) if isinstance(g.data['fingertips'], list) else 1} point(s); "
+                "remove fingertips, or list the finger joints in gripper.joints"
+            )
+        g.done()
+        return (), (), (), bodies, ()
+    closed = g.get("closed", "list[float]")
+    opened = g.get("open", "list[float]")
+    if not (len(g_joints) == len(closed) == len(opened)):
+        raise ConfigError(f"{path}: gripper: expected one closed and one open value per joint ({len(g_joints)}), got {len(closed)} and {len(opened)}")
+    if any(c == o for c, o in zip(closed, opened)):
+        raise ConfigError(f"{path}: gripper: closed and open must differ for every joint, got {closed} and {opened}")
+    _unique(g_joints, f"{path}: gripper.joints", "joint")
+    both = [j for j in g_joints if j in arm_joints]
+    if both:
+        raise ConfigError(f"{path}: joint {both[0]!r} is in both arm.joints and gripper.joints; expected each joint in one list only")
+    bodies = g.get("bodies", "list[str]")
+    _unique(bodies, f"{path}: gripper.bodies", "body")
+    tips = g.get("fingertips", "list[table]")
+    if not (isinstance(tips, list) and len(tips) == 2):
+        raise ConfigError(f"{path}: gripper.fingertips: expected two points, got {tips!r}")
+    fingertips = (_point(_Table(tips[0], "gripper.fingertips[0]")), _point(_Table(tips[1], "gripper.fingertips[1]")))
+    g.done()
+    return g_joints, closed, opened, bodies, fingertips
 
 
 def _unique(names: tuple[str, ...], where: str, what: str) -> None:
@@ -319,25 +373,7 @@ def _load_robot(path: Path) -> RobotSpec:
         rng.done()
     a.done()
 
-    g = top.sub("gripper")
-    g_joints = g.get("joints", "list[str]")
-    closed = g.get("closed", "list[float]")
-    opened = g.get("open", "list[float]")
-    if not (len(g_joints) == len(closed) == len(opened)):
-        raise ConfigError(f"{path}: gripper: expected one closed and one open value per joint ({len(g_joints)}), got {len(closed)} and {len(opened)}")
-    if any(c == o for c, o in zip(closed, opened)):
-        raise ConfigError(f"{path}: gripper: closed and open must differ for every joint, got {closed} and {opened}")
-    _unique(g_joints, f"{path}: gripper.joints", "joint")
-    both = [j for j in g_joints if j in arm_joints]
-    if both:
-        raise ConfigError(f"{path}: joint {both[0]!r} is in both arm.joints and gripper.joints; expected each joint in one list only")
-    bodies = g.get("bodies", "list[str]")
-    _unique(bodies, f"{path}: gripper.bodies", "body")
-    tips = g.get("fingertips", "list[table]")
-    if not (isinstance(tips, list) and len(tips) == 2):
-        raise ConfigError(f"{path}: gripper.fingertips: expected two points, got {tips!r}")
-    fingertips = (_point(_Table(tips[0], "gripper.fingertips[0]")), _point(_Table(tips[1], "gripper.fingertips[1]")))
-    g.done()
+    g_joints, closed, opened, bodies, fingertips = _gripper(top.sub("gripper", optional=True), path, arm_joints)
 
     w = top.sub("workspace")
     wmin, wmax = w.get("min", "vec3"), w.get("max", "vec3")

@@ -86,6 +86,8 @@ BAD = {
     "robot: finger joint also an arm joint": lambda t: ["--robot", _robot(t, FRANKA.replace('"joint7"]', '"joint7", "finger_joint1"]')), "--n", "4"],
     "robot: gripper joint listed twice": lambda t: ["--robot", _robot(t, FRANKA.replace('joints = ["finger_joint1", "finger_joint2"]', 'joints = ["finger_joint1", "finger_joint1"]')), "--n", "4"],
     "robot: gripper body listed twice": lambda t: ["--robot", _robot(t, FRANKA.replace('"left_finger", "right_finger"]', '"left_finger", "left_finger"]')), "--n", "4"],
+    # row 6: an arm without gripper joints has no width to measure: fingertips are refused (the TOML)
+    "robot: fingertips without gripper joints": lambda t: ["--robot", _robot(t, FRANKA.replace('joints = ["finger_joint1", "finger_joint2"]', "joints = []").replace("closed = [0.0, 0.0]", "closed = []").replace("open = [0.04, 0.04]", "open = []")), "--n", "4"],
     "robot: missing TCP body": lambda t: ["--robot", _robot(t, FRANKA.replace('body = "hand"\npos = [0.0, 0.0, 0.1034]', 'body = "palm"\npos = [0.0, 0.0, 0.1]')), "--n", "4"],
     "robot: empty joint range": lambda t: ["--robot", _robot(t, FRANKA.replace("[gripper]", "[arm.ranges]\njoint1 = [0.5, 0.5]\n\n[gripper]")), "--n", "4"],
     "robot: inverted joint range": lambda t: ["--robot", _robot(t, FRANKA.replace("[gripper]", "[arm.ranges]\njoint1 = [1.0, -1.0]\n\n[gripper]")), "--n", "4"],
@@ -147,6 +149,7 @@ SAYS = {
     "robot: finger joint also an arm joint": ["'finger_joint1'", "arm.joints", "gripper.joints"],
     "robot: gripper joint listed twice": ["gripper.joints", "'finger_joint1'", "twice"],
     "robot: gripper body listed twice": ["gripper.bodies", "'left_finger'", "twice"],
+    "robot: fingertips without gripper joints": ["gripper.fingertips", "without gripper joints", "remove fingertips"],
     "robot: a folder with one .toml": ["is a folder", "robot0.toml"],
     "robot: a folder with no .toml": ["is a folder", "no .toml"],
     "task: a folder with one .toml": ["is a folder", "task0.toml"],

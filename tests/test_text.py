@@ -34,9 +34,10 @@ class FixedChoice:
         return self.choices.pop(0)
 
 
-def answer(template: int, pos, *, euler=EULER, gripper_open=True, width=0.0612) -> str:
+def answer(template: int, pos, *, euler=EULER, gripper_open=True, width=0.0612, has_gripper=True) -> str:
     rng = FixedChoice(0, template)
-    t = text.natural_text(rng=rng, ee_pos=np.array(pos, dtype=float), ee_euler_xyz=euler, gripper_open=gripper_open, gripper_width=width)
+    t = text.natural_text(rng=rng, ee_pos=np.array(pos, dtype=float), ee_euler_xyz=euler, gripper_open=gripper_open, gripper_width=width,
+                          has_gripper=has_gripper)
     assert rng.calls == [len(text.NATURAL_QUESTIONS), len(text.NATURAL_ANSWERS)]
     return t["answer"]
 
@@ -52,7 +53,7 @@ def parse_position(template: int, a: str) -> tuple[np.ndarray, int]:
         m = re.search(rf"x={NUM} m, y={NUM} m, z={NUM} m in the base frame", a)
         return np.array([float(v) for v in m.groups()]), 3
     if template == 1:
-        m = re.search(rf"tool centre at \({NUM}, {NUM}, {NUM}\) m", a)
+        m = re.search(rf"tool centre at \({NUM}, {NUM}, {NUM}\) m", a, re.IGNORECASE)
         return np.array([float(v) for v in m.groups()]), 3
     m = re.search(rf"sits {DIST} (above the base|below the base), {DIST} (in front of it|behind it) and {DIST} (to its left|to its right)\.", a)
     assert m, a
@@ -62,23 +63,26 @@ def parse_position(template: int, a: str) -> tuple[np.ndarray, int]:
 
 def test_every_template_is_parsed():
     assert len(text.NATURAL_ANSWERS) == 3  # a new template needs its parser above
+    assert len(text.NATURAL_ANSWERS_NO_GRIPPER) == 3
 
 
+@pytest.mark.parametrize("has_gripper", [True, False])
 @pytest.mark.parametrize("template", range(len(text.NATURAL_ANSWERS)))
 @pytest.mark.parametrize("axis", range(3))
-def test_each_axis_reads_back_for_every_sign(template, axis):
+def test_each_axis_reads_back_for_every_sign(template, axis, has_gripper):
     for v in VALUES:
         pos = [0.3, 0.2, 0.5]
         pos[axis] = v
-        a = answer(template, pos)
+        a = answer(template, pos, has_gripper=has_gripper)
         back, digits = parse_position(template, a)
         np.testing.assert_allclose(back, pos, rtol=0, atol=0.5 * 10.0**-digits + 1e-12, err_msg=a)
 
 
+@pytest.mark.parametrize("has_gripper", [True, False])
 @pytest.mark.parametrize("template", range(len(text.NATURAL_ANSWERS)))
-def test_all_sign_combinations(template):
+def test_all_sign_combinations(template, has_gripper):
     for pos in itertools.product((0.35, -0.17, 0.0), (0.46, -0.46, 0.0), (0.29, -0.05, 0.0)):
-        a = answer(template, pos)
+        a = answer(template, pos, has_gripper=has_gripper)
         back, digits = parse_position(template, a)
         np.testing.assert_allclose(back, pos, rtol=0, atol=0.5 * 10.0**-digits + 1e-12, err_msg=a)
         # No minus sign before a direction word, and none on a value that prints as zero.
@@ -94,16 +98,18 @@ def test_the_issue_example_reads_right():
     assert "0.05 m below the base, 0.41 m in front of it and 0.14 m to its left." in a, a
 
 
+@pytest.mark.parametrize("has_gripper", [True, False])
 @pytest.mark.parametrize("template", range(len(text.NATURAL_ANSWERS)))
-def test_angles_and_width_near_zero_have_no_minus_zero(template):
-    a = answer(template, [-0.0001, -0.0001, -0.0001], euler=EULER_NEAR_ZERO, width=-1e-9)
+def test_angles_and_width_near_zero_have_no_minus_zero(template, has_gripper):
+    a = answer(template, [-0.0001, -0.0001, -0.0001], euler=EULER_NEAR_ZERO, width=-1e-9, has_gripper=has_gripper)
     assert not re.search(r"(?<![\d.])-0(\.0+)?(?![\d.])", a), a
     assert "-0°" not in a and "0°" in a
 
 
+@pytest.mark.parametrize("has_gripper", [True, False])
 @pytest.mark.parametrize("template", range(len(text.NATURAL_ANSWERS)))
-def test_angles_read_back_to_a_degree(template):
-    a = answer(template, [0.3, -0.2, 0.5])
+def test_angles_read_back_to_a_degree(template, has_gripper):
+    a = answer(template, [0.3, -0.2, 0.5], has_gripper=has_gripper)
     if template == 1:
         degs = [float(v) for v in re.search(r"roll/pitch/yaw = (-?\d+)°/(-?\d+)°/(-?\d+)°", a).groups()]
     else:

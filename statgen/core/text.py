@@ -31,6 +31,23 @@ NATURAL_ANSWERS = (
     "Its orientation is roll {roll}°, pitch {pitch}°, yaw {yaw}°, and the gripper is {gripper}.",
 )
 
+# For an arm without a gripper: the same templates with no gripper in them, as many of
+# each (same rng.integers(n) calls, so the draws are the same as for an arm with a gripper).
+NATURAL_QUESTIONS_NO_GRIPPER = (
+    "Where is the robot's end effector, and how is it oriented?",
+    "Describe the pose of the end effector relative to the robot base.",
+    "What is the position and orientation of the end effector?",
+    "Report the robot's end-effector state.",
+)
+NATURAL_ANSWERS_NO_GRIPPER = (
+    "The end effector is at x={x3} m, y={y3} m, z={z3} m in the base frame, "
+    "with roll {roll}°, pitch {pitch}° and yaw {yaw}°.",
+    "Tool centre at ({x3}, {y3}, {z3}) m; roll/pitch/yaw = {roll}°/{pitch}°/{yaw}°.",
+    "The tool centre point sits {up}, {fwd} and {side}. "
+    "Its orientation is roll {roll}°, pitch {pitch}°, yaw {yaw}°.",
+)
+assert len(NATURAL_QUESTIONS_NO_GRIPPER) == len(NATURAL_QUESTIONS) and len(NATURAL_ANSWERS_NO_GRIPPER) == len(NATURAL_ANSWERS)
+
 WORDS_DIGITS = 2  # decimals of the distances in words [m]
 # Base-frame axis -> (word for >= 0, word for < 0), each after "<magnitude> m ".
 # x is forward, y is to the robot's left, z is up.
@@ -57,14 +74,18 @@ def in_words(v: float, words: tuple[str, str], *, digits: int = WORDS_DIGITS) ->
 
 
 def natural_text(
-    *, rng: np.random.Generator, ee_pos: np.ndarray, ee_euler_xyz: np.ndarray, gripper_open: bool, gripper_width: float
+    *, rng: np.random.Generator, ee_pos: np.ndarray, ee_euler_xyz: np.ndarray, gripper_open: bool, gripper_width: float,
+    has_gripper: bool = True,
 ) -> dict[str, str]:
     """A paraphrased question/answer pair; the template choice comes from `rng` (2 draws).
 
     ee_pos: (3,) [m] in the base frame; ee_euler_xyz: (3,) [rad]; gripper_width [m].
+    has_gripper=False picks from the templates that name no gripper (gripper_open and
+    gripper_width are then unused), with the same two draws.
     """
-    q = NATURAL_QUESTIONS[int(rng.integers(len(NATURAL_QUESTIONS)))]
-    a = NATURAL_ANSWERS[int(rng.integers(len(NATURAL_ANSWERS)))]
+    questions, answers = (NATURAL_QUESTIONS, NATURAL_ANSWERS) if has_gripper else (NATURAL_QUESTIONS_NO_GRIPPER, NATURAL_ANSWERS_NO_GRIPPER)
+    q = questions[int(rng.integers(len(questions)))]
+    a = answers[int(rng.integers(len(answers)))]
     x, y, z = (float(v) for v in ee_pos)
     roll, pitch, yaw = (signed(float(v), 0) for v in np.rad2deg(ee_euler_xyz))
     answer = a.format(

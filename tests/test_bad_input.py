@@ -48,9 +48,18 @@ def _folder(tmp_path: Path, kind: str, tomls: int) -> str:
 
 
 # Latin-1 and UTF-16 copies of valid TOML, and bytes that are no text at all (row 4).
-LATIN1 = lambda text: ("# café: the robot of the lab\n" + text).encode("latin-1")  # noqa: E731
-UTF16 = lambda text: text.encode("utf-16")  # noqa: E731 - with a BOM, as Windows editors save it
-UTF16_NO_BOM = lambda text: text.encode("utf-16-le")  # noqa: E731 - ASCII text with a NUL after every byte: valid UTF-8
+def LATIN1(text: str) -> bytes:
+    return ("# café: the robot of the lab\n" + text).encode("latin-1")
+
+
+def UTF16(text: str) -> bytes:
+    return text.encode("utf-16")  # with a byte-order mark, as Windows editors save it
+
+
+def UTF16_NO_BOM(text: str) -> bytes:
+    return text.encode("utf-16-le")  # ASCII text with a NUL after every byte: valid UTF-8
+
+
 BINARY = bytes(range(256)) * 8
 
 

@@ -11,8 +11,11 @@ import os
 
 # Headless rendering: mujoco reads MUJOCO_GL when it first creates a GL context, so it
 # must be set before mujoco is imported. EGL uses a GPU when there is one, else Mesa's
-# llvmpipe. A user's own setting (osmesa, glfw) wins.
-os.environ.setdefault("MUJOCO_GL", "egl")
+# llvmpipe. A user's own setting (osmesa, glfw) wins; an empty one counts as unset (mujoco
+# would take it for glfw, which needs a display). statgen.sim checks the value before
+# mujoco is imported (statgen/sim/gl.py).
+if not os.environ.get("MUJOCO_GL", "").strip():
+    os.environ["MUJOCO_GL"] = "egl"
 
 __version__ = "0.1.0"
 

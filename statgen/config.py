@@ -46,26 +46,68 @@ def available(kind: str) -> list[str]:
 
 
 def find_toml(kind: str, name_or_path: str) -> Path:
-    """A shipped TOML by name, or the user's own file by path."""
+    """A shipped TOML by name, or the user's own file by path.
+
+    A value with a slash or a .toml suffix is a path; otherwise a shipped name wins over a
+    folder of that name in the working directory (an --out folder called `franka`, say).
+    """
     p = Path(name_or_path)
-    if p.suffix == ".toml" or "/" in name_or_path:
+    what = kind[:-1]
+    looks_like_path = p.suffix == ".toml" or "/" in name_or_path
+    if looks_like_path or not (data_dir(kind) / f"{name_or_path}.toml").is_file():
+        if p.is_dir():
+            raise ConfigError(_folder_message(what, name_or_path, p))
+    if looks_like_path:
         if not p.is_file():
-            raise ConfigError(f"{kind[:-1]} file {name_or_path!r} does not exist; pass a name ({', '.join(available(kind))}) or a path to a .toml file")
+            raise ConfigError(f"{what} file {name_or_path!r} does not exist; pass a name ({', '.join(available(kind))}) or a path to a .toml file")
         return p.resolve()
     cand = data_dir(kind) / f"{name_or_path}.toml"
     if not cand.is_file():
-        raise ConfigError(f"unknown {kind[:-1]} {name_or_path!r}; valid choices: {', '.join(available(kind))} (or a path to a .toml file)")
+        raise ConfigError(f"unknown {what} {name_or_path!r}; valid choices: {', '.join(available(kind))} (or a path to a .toml file)")
     return cand
 
 
+def _folder_message(what: str, given: str, folder: Path) -> str:
+    """'--robot DIR' names a folder: say so, and point at the .toml inside when there is one."""
+    tomls = sorted(q.name for q in folder.glob("*.toml") if q.is_file())
+    head = f"{what} {given!r} is a folder; expected a {what} .toml file"
+    if len(tomls) == 1:
+        return f"{head}: did you mean {(folder / tomls[0]).as_posix()!r}?"
+    if tomls:
+        return f"{head}: pass one of the files in it ({', '.join(tomls)})"
+    return f"{head}, and it holds no .toml file; pass a name ({', '.join(available(what + 's'))}) or a path to a .toml file"
+
+
 def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file as a dict. Every failure is a ConfigError naming the file.
+
+    TOML is UTF-8 by definition; a UTF-8 byte-order mark is accepted and dropped.
+    Latin-1, UTF-16 and binary files are refused with one line saying so.
+    """
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML ({e}); fix the syntax") from None
+        raw = Path(path).read_bytes()
     except OSError as e:
         raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: {_not_utf8(raw, e)}; a statgen config file must be UTF-8 TOML (re-save it as UTF-8)") from None
+    if "\x00" in text:  # UTF-16 without a byte-order mark decodes as UTF-8 with a NUL after every ASCII byte
+        at = text.index("\x00")
+        raise ConfigError(f"{path}: NUL byte at offset {at} (UTF-16 or binary?); a statgen config file must be UTF-8 TOML (re-save it as UTF-8)")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e}); fix the syntax") from None
+
+
+def _not_utf8(raw: bytes, e: UnicodeDecodeError) -> str:
+    """What a file that is not UTF-8 looks like, in a few words: 'expected UTF-8, got ...'."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        got = "UTF-16 (it starts with a UTF-16 byte-order mark)"
+    else:
+        got = f"byte 0x{raw[e.start]:02x} at offset {e.start}, which is not UTF-8 (Latin-1 or binary?)"
+    return f"expected UTF-8 text, got {got}"
 
 
 # --------------------------------------------------------------------------- validation helpers
@@ -183,16 +225,26 @@ class RobotSpec:
     tcp: Point
     arm_joints: tuple[str, ...]
     arm_ranges: tuple[tuple[str, tuple[float, float]], ...]  # overrides of the model's limits [rad or m]
-    gripper_joints: tuple[str, ...]
+    gripper_joints: tuple[str, ...]  # () for an arm without a gripper (see has_gripper)
     gripper_closed: tuple[float, ...]
     gripper_open: tuple[float, ...]
     gripper_bodies: tuple[str, ...]
-    fingertips: tuple[Point, Point]
+    fingertips: tuple[Point, ...]  # two points; () when there are no gripper joints
     workspace_min: tuple[float, float, float]  # TCP box in the base frame [m]
     workspace_max: tuple[float, float, float]
     rosa_ranges: tuple[tuple[float, float], ...]  # (7, 2): x y z [m], roll pitch yaw [rad], gripper
     wrist_camera: WristCamera | None
     source_path: str
+
+    @property
+    def has_gripper(self) -> bool:
+        """False for an arm without gripper joints. Its samples then have gripper_open_fraction 0.0,
+        gripper_open false and gripper_width 0.0, the ROSA gripper token 0, and text that names no gripper.
+
+        A property, not a field: it follows from gripper_joints, so dataset.json and the run
+        identity of existing datasets stay as they were.
+        """
+        return bool(self.gripper_joints)
 
 
 def _point(t: _Table, *, allow_site: bool = False) -> Point:
@@ -211,6 +263,59 @@ def _rosa_ranges(v: Any, where: str) -> tuple[tuple[float, float], ...]:
     if ranges[-1] != (0.0, 1.0):
         raise ConfigError(f"{where}[6] (gripper): expected [0, 1] (the gripper token is binary: 0 closed, 255 open), got {list(ranges[-1])}")
     return ranges
+
+
+def _gripper(g: _Table | None, path: Path, arm_joints: tuple[str, ...]):
+    """[gripper] -> (joints, closed, open, bodies, fingertips).
+
+    An arm without a gripper leaves [gripper] out or sets `joints = []`. Then closed and
+    open must be empty and fingertips absent (there is no width to measure: it is 0.0);
+    bodies stay allowed (a fixed tool: its geoms may touch each other and do not hide the TCP).
+    """
+    if g is None:
+        return (), (), (), (), ()
+    g_joints = g.get("joints", "list[str]")
+    if not g_joints:
+        closed, opened = g.get("closed", "list[float]", ()), g.get("open", "list[float]", ())
+        if closed or opened:
+            raise ConfigError(f"{path}: gripper: expected closed = [] and open = [] for a robot without gripper joints, got {list(closed)} and {list(opened)}")
+        bodies = g.get("bodies", "list[str]", ())
+        _unique(bodies, f"{path}: gripper.bodies", "body")
+        if "fingertips" in g.data:
+            raise ConfigError(
+                f"{path}: gripper.fingertips: expected none for a robot without gripper joints (its gripper_width is 0.0), "
+                f"got {len(g.data['fingertips']) if isinstance(g.data['fingertips'], list) else 1} point(s); "
+                "remove fingertips, or list the finger joints in gripper.joints"
+            )
+        g.done()
+        return (), (), (), bodies, ()
+    closed = g.get("closed", "list[float]")
+    opened = g.get("open", "list[float]")
+    if not (len(g_joints) == len(closed) == len(opened)):
+        raise ConfigError(f"{path}: gripper: expected one closed and one open value per joint ({len(g_joints)}), got {len(closed)} and {len(opened)}")
+    if any(c == o for c, o in zip(closed, opened)):
+        raise ConfigError(f"{path}: gripper: closed and open must differ for every joint, got {closed} and {opened}")
+    _unique(g_joints, f"{path}: gripper.joints", "joint")
+    both = [j for j in g_joints if j in arm_joints]
+    if both:
+        raise ConfigError(f"{path}: joint {both[0]!r} is in both arm.joints and gripper.joints; expected each joint in one list only")
+    bodies = g.get("bodies", "list[str]")
+    _unique(bodies, f"{path}: gripper.bodies", "body")
+    tips = g.get("fingertips", "list[table]")
+    if not (isinstance(tips, list) and len(tips) == 2):
+        raise ConfigError(f"{path}: gripper.fingertips: expected two points, got {tips!r}")
+    fingertips = (_point(_Table(tips[0], "gripper.fingertips[0]")), _point(_Table(tips[1], "gripper.fingertips[1]")))
+    g.done()
+    return g_joints, closed, opened, bodies, fingertips
+
+
+def _unique(names: tuple[str, ...], where: str, what: str) -> None:
+    """Refuse a name listed twice: a joint sampled twice (or never), a body counted twice."""
+    seen = set()
+    for x in names:
+        if x in seen:
+            raise ConfigError(f"{where}: {what} {x!r} is listed twice; expected each {what} once, got {list(names)}")
+        seen.add(x)
 
 
 def _in_file(path: Path, fn):
@@ -257,6 +362,7 @@ def _load_robot(path: Path) -> RobotSpec:
     arm_joints = a.get("joints", "list[str]")
     if not arm_joints:
         raise ConfigError(f"{path}: arm.joints: expected at least one joint name, got []")
+    _unique(arm_joints, f"{path}: arm.joints", "joint")
     rng = a.sub("ranges", optional=True)
     arm_ranges = []
     if rng is not None:
@@ -267,20 +373,7 @@ def _load_robot(path: Path) -> RobotSpec:
         rng.done()
     a.done()
 
-    g = top.sub("gripper")
-    g_joints = g.get("joints", "list[str]")
-    closed = g.get("closed", "list[float]")
-    opened = g.get("open", "list[float]")
-    if not (len(g_joints) == len(closed) == len(opened)):
-        raise ConfigError(f"{path}: gripper: expected one closed and one open value per joint ({len(g_joints)}), got {len(closed)} and {len(opened)}")
-    if any(c == o for c, o in zip(closed, opened)):
-        raise ConfigError(f"{path}: gripper: closed and open must differ for every joint, got {closed} and {opened}")
-    bodies = g.get("bodies", "list[str]")
-    tips = g.get("fingertips", "list[table]")
-    if not (isinstance(tips, list) and len(tips) == 2):
-        raise ConfigError(f"{path}: gripper.fingertips: expected two points, got {tips!r}")
-    fingertips = (_point(_Table(tips[0], "gripper.fingertips[0]")), _point(_Table(tips[1], "gripper.fingertips[1]")))
-    g.done()
+    g_joints, closed, opened, bodies, fingertips = _gripper(top.sub("gripper", optional=True), path, arm_joints)
 
     w = top.sub("workspace")
     wmin, wmax = w.get("min", "vec3"), w.get("max", "vec3")

@@ -93,7 +93,8 @@ class ShardProducer:
         s = labels["state"]
         ee_pos, euler = np.array(s["ee_pos"]), np.array(s["ee_euler_xyz"])
         tokens = rosa.to_bins(rosa.rosa_vector(ee_pos=ee_pos, ee_euler_xyz=euler, gripper_open=s["gripper_open"]), self.ranges)
-        natural = text.natural_text(rng=rng, ee_pos=ee_pos, ee_euler_xyz=euler, gripper_open=s["gripper_open"], gripper_width=s["gripper_width"])
+        natural = text.natural_text(rng=rng, ee_pos=ee_pos, ee_euler_xyz=euler, gripper_open=s["gripper_open"], gripper_width=s["gripper_width"],
+                                    has_gripper=self.job.robot.has_gripper)
         return {
             "schema": SAMPLE_SCHEMA, "index": index, "robot": self.job.robot.name, "task": self.job.task.name,
             **labels,

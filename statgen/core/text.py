@@ -1,4 +1,11 @@
-"""Text for a sample: the ROSA question/answer and paraphrased natural-language ones."""
+"""Text for a sample: the ROSA question/answer and paraphrased natural-language ones.
+
+Positions are in the robot base frame: x forward, y to the robot's left, z up (DESIGN.md).
+Templates that print coordinates print them signed ("x=-0.170 m"); templates that print
+distances in words print a magnitude and the word for its sign ("0.17 m behind it"), so a
+negative value never reads as "-0.17 m forward". A value that rounds to zero at the printed
+precision prints without a sign ("0.000", "0°", "0.00 m above the base").
+"""
 
 from __future__ import annotations
 
@@ -13,26 +20,78 @@ NATURAL_QUESTIONS = (
     "Report the robot's end-effector state.",
 )
 
-# Fields: x y z [m]; roll pitch yaw [deg]; gripper in words; width [cm].
+# Fields: x y z [m] signed coordinates; up fwd side: distances in words (see _words);
+# roll pitch yaw [deg]; gripper in words; width [cm].
 NATURAL_ANSWERS = (
-    "The end effector is at x={x:.3f} m, y={y:.3f} m, z={z:.3f} m in the base frame, "
-    "with roll {roll:.0f}°, pitch {pitch:.0f}° and yaw {yaw:.0f}°. The gripper is {gripper} ({width:.1f} cm).",
-    "Gripper {gripper}, {width:.1f} cm wide; tool centre at ({x:.3f}, {y:.3f}, {z:.3f}) m; "
-    "roll/pitch/yaw = {roll:.0f}°/{pitch:.0f}°/{yaw:.0f}°.",
-    "The tool centre point sits {z:.2f} m above the base, {x:.2f} m forward and {y:.2f} m to the side. "
-    "Its orientation is roll {roll:.0f}°, pitch {pitch:.0f}°, yaw {yaw:.0f}°, and the gripper is {gripper}.",
+    "The end effector is at x={x3} m, y={y3} m, z={z3} m in the base frame, "
+    "with roll {roll}°, pitch {pitch}° and yaw {yaw}°. The gripper is {gripper} ({width} cm).",
+    "Gripper {gripper}, {width} cm wide; tool centre at ({x3}, {y3}, {z3}) m; "
+    "roll/pitch/yaw = {roll}°/{pitch}°/{yaw}°.",
+    "The tool centre point sits {up}, {fwd} and {side}. "
+    "Its orientation is roll {roll}°, pitch {pitch}°, yaw {yaw}°, and the gripper is {gripper}.",
 )
+
+# For an arm without a gripper: the same templates with no gripper in them, as many of
+# each (same rng.integers(n) calls, so the draws are the same as for an arm with a gripper).
+NATURAL_QUESTIONS_NO_GRIPPER = (
+    "Where is the robot's end effector, and how is it oriented?",
+    "Describe the pose of the end effector relative to the robot base.",
+    "What is the position and orientation of the end effector?",
+    "Report the robot's end-effector state.",
+)
+NATURAL_ANSWERS_NO_GRIPPER = (
+    "The end effector is at x={x3} m, y={y3} m, z={z3} m in the base frame, "
+    "with roll {roll}°, pitch {pitch}° and yaw {yaw}°.",
+    "Tool centre at ({x3}, {y3}, {z3}) m; roll/pitch/yaw = {roll}°/{pitch}°/{yaw}°.",
+    "The tool centre point sits {up}, {fwd} and {side}. "
+    "Its orientation is roll {roll}°, pitch {pitch}°, yaw {yaw}°.",
+)
+assert len(NATURAL_QUESTIONS_NO_GRIPPER) == len(NATURAL_QUESTIONS) and len(NATURAL_ANSWERS_NO_GRIPPER) == len(NATURAL_ANSWERS)
+
+WORDS_DIGITS = 2  # decimals of the distances in words [m]
+# Base-frame axis -> (word for >= 0, word for < 0), each after "<magnitude> m ".
+# x is forward, y is to the robot's left, z is up.
+AXIS_WORDS = {
+    "up": ("above the base", "below the base"),  # z
+    "fwd": ("in front of it", "behind it"),  # x
+    "side": ("to its left", "to its right"),  # y
+}
+
+
+def signed(v: float, digits: int) -> str:
+    """`v` with `digits` decimals, without the sign of a value that rounds to zero ("-0.000" -> "0.000")."""
+    s = f"{v:.{digits}f}"
+    return s[1:] if s.startswith("-") and float(s) == 0.0 else s
+
+
+def in_words(v: float, words: tuple[str, str], *, digits: int = WORDS_DIGITS) -> str:
+    """A signed distance [m] as '<magnitude> m <word>': words = (for >= 0, for < 0).
+
+    The word follows the printed value: one that rounds to zero takes the non-negative word.
+    """
+    s = signed(v, digits)
+    return f"{s.lstrip('-')} m {words[1] if s.startswith('-') else words[0]}"
 
 
 def natural_text(
-    *, rng: np.random.Generator, ee_pos: np.ndarray, ee_euler_xyz: np.ndarray, gripper_open: bool, gripper_width: float
+    *, rng: np.random.Generator, ee_pos: np.ndarray, ee_euler_xyz: np.ndarray, gripper_open: bool, gripper_width: float,
+    has_gripper: bool = True,
 ) -> dict[str, str]:
-    """A paraphrased question/answer pair; the template choice comes from `rng` (2 draws)."""
-    q = NATURAL_QUESTIONS[int(rng.integers(len(NATURAL_QUESTIONS)))]
-    a = NATURAL_ANSWERS[int(rng.integers(len(NATURAL_ANSWERS)))]
-    roll, pitch, yaw = np.rad2deg(ee_euler_xyz)
+    """A paraphrased question/answer pair; the template choice comes from `rng` (2 draws).
+
+    ee_pos: (3,) [m] in the base frame; ee_euler_xyz: (3,) [rad]; gripper_width [m].
+    has_gripper=False picks from the templates that name no gripper (gripper_open and
+    gripper_width are then unused), with the same two draws.
+    """
+    questions, answers = (NATURAL_QUESTIONS, NATURAL_ANSWERS) if has_gripper else (NATURAL_QUESTIONS_NO_GRIPPER, NATURAL_ANSWERS_NO_GRIPPER)
+    q = questions[int(rng.integers(len(questions)))]
+    a = answers[int(rng.integers(len(answers)))]
+    x, y, z = (float(v) for v in ee_pos)
+    roll, pitch, yaw = (signed(float(v), 0) for v in np.rad2deg(ee_euler_xyz))
     answer = a.format(
-        x=ee_pos[0], y=ee_pos[1], z=ee_pos[2], roll=roll, pitch=pitch, yaw=yaw,
-        gripper="open" if gripper_open else "closed", width=gripper_width * 100.0,
+        x3=signed(x, 3), y3=signed(y, 3), z3=signed(z, 3),
+        up=in_words(z, AXIS_WORDS["up"]), fwd=in_words(x, AXIS_WORDS["fwd"]), side=in_words(y, AXIS_WORDS["side"]),
+        roll=roll, pitch=pitch, yaw=yaw,
+        gripper="open" if gripper_open else "closed", width=signed(gripper_width * 100.0, 1),
     )
     return {"question": q, "answer": answer}

@@ -79,9 +79,13 @@ def state_labels(scene: Scene, data: mujoco.MjData) -> dict[str, Any]:
     R_world_base, p_world_base = data.xmat[ix.base_body].reshape(3, 3), data.xpos[ix.base_body]
     R = R_world_base.T @ data.site_xmat[ix.tcp_site].reshape(3, 3)  # R_base_ee
     ee_pos = R_world_base.T @ (data.site_xpos[ix.tcp_site] - p_world_base)
-    tips = [data.xmat[b].reshape(3, 3) @ p + data.xpos[b] for b, p in zip(ix.fingertip_bodies, ix.fingertip_pos)]
     q_grip = data.qpos[ix.gripper_qpos]
-    frac = float(np.clip(np.mean((q_grip - ix.gripper_closed) / (ix.gripper_open - ix.gripper_closed)), 0.0, 1.0))
+    if len(ix.gripper_qpos):
+        tips = [data.xmat[b].reshape(3, 3) @ p + data.xpos[b] for b, p in zip(ix.fingertip_bodies, ix.fingertip_pos)]
+        width = float(np.linalg.norm(tips[0] - tips[1]))
+        frac = float(np.clip(np.mean((q_grip - ix.gripper_closed) / (ix.gripper_open - ix.gripper_closed)), 0.0, 1.0))
+    else:  # an arm without a gripper: the same fields and types, constant (README, "What a dataset is")
+        width, frac = 0.0, 0.0
     qpos = np.concatenate([data.qpos[ix.arm_qpos], q_grip])
     return {
         "state": {
@@ -92,7 +96,7 @@ def state_labels(scene: Scene, data: mujoco.MjData) -> dict[str, Any]:
             "ee_quat_wxyz": R_to_quat_wxyz(R).tolist(),
             "ee_euler_xyz": R_to_euler_xyz(R).tolist(),
             "ee_rot6d": R_to_rot6d(R).tolist(),
-            "gripper_width": float(np.linalg.norm(tips[0] - tips[1])),
+            "gripper_width": width,
             "gripper_open_fraction": frac,
             "gripper_open": bool(frac >= 0.5),
         },
@@ -194,6 +198,7 @@ class Sampler:
         for _ in range(self.max_draws):
             # One call for the arm joints and the gripper opening; the same numbers, in the same
             # order, as rng.uniform(lo, hi) then rng.uniform(0, 1), at a third of the cost.
+            # An arm without a gripper draws the opening too and ignores it: one layout for every robot.
             u = rng.random(n_arm + 1)
             q = lo + span * u[:n_arm]
             frac = float(u[n_arm])

@@ -32,8 +32,8 @@ class SceneIndex:
     joint_names: tuple[str, ...]  # arm then gripper joints, the order of state.qpos
     tcp_site: int
     base_body: int
-    fingertip_bodies: tuple[int, int]
-    fingertip_pos: np.ndarray  # (2, 3) [m] in those bodies' frames
+    fingertip_bodies: tuple[int, ...]  # two body ids; () for an arm without a gripper
+    fingertip_pos: np.ndarray  # (2, 3) [m] in those bodies' frames; (0, 3) without a gripper
     camera_ids: dict[str, int]
     robot_geoms: np.ndarray  # bool (ngeom,): geoms of the robot (base body's subtree)
     gripper_geoms: np.ndarray  # bool (ngeom,): geoms of the gripper bodies
@@ -194,8 +194,8 @@ def index_scene(model: mujoco.MjModel, *, robot: RobotSpec, cameras: tuple[str, 
         arm_qpos=model.jnt_qposadr[arm_ids].copy(), arm_ranges=ranges,
         gripper_qpos=model.jnt_qposadr[grip_ids].copy(), gripper_closed=np.array(robot.gripper_closed), gripper_open=np.array(robot.gripper_open),
         joint_names=(*robot.arm_joints, *robot.gripper_joints), tcp_site=tcp, base_body=base,
-        fingertip_bodies=(bid(robot.fingertips[0].body), bid(robot.fingertips[1].body)),
-        fingertip_pos=np.array([robot.fingertips[0].pos, robot.fingertips[1].pos]),
+        fingertip_bodies=tuple(bid(f.body) for f in robot.fingertips),
+        fingertip_pos=np.array([f.pos for f in robot.fingertips], dtype=float).reshape(-1, 3),
         camera_ids=cam_ids, robot_geoms=robot_geoms, gripper_geoms=gripper_geoms, gripper_bodies=grip_bodies,
     )
 

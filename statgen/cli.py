@@ -63,13 +63,14 @@ def generate(
 @app.command()
 def verify(
     dataset: str = typer.Argument(..., help="Dataset folder, or an s3:// / gs:// prefix."),
-    fk_samples: int = typer.Option(0, help="Re-run FK on this many samples per shard (0 = all)."),
+    fk_samples: Optional[int] = typer.Option(None, help="Re-run FK on this many samples per shard (0 = all) [default: 0]."),
+    no_fk: bool = typer.Option(False, "--no-fk", help="Skip the checks that need the robot model (FK, the seed re-draw)."),
     assets: Optional[str] = typer.Option(None, help="Folder with Menagerie-layout robot models."),
 ) -> None:
-    """Re-read every shard: checksums, images, FK from qpos, dense unique keys. Exit 1 on any problem."""
+    """Re-read every shard: checksums, images, FK from qpos, the seed, dense unique keys. Exit 1 on any problem."""
     from statgen.verify import verify as run
 
-    report = run(dataset, fk_samples=fk_samples, assets_dir=assets)
+    report = run(dataset, fk_samples=fk_samples, assets_dir=assets, fk=not no_fk)
     for line in report.lines():
         typer.echo(line)
     if not report.ok:

@@ -80,8 +80,8 @@ def verify(
 @app.command()
 def preview(
     dataset: str = typer.Argument(..., help="Dataset folder, or an s3:// / gs:// prefix."),
-    out: str = typer.Option("preview.png", "--out", help="PNG to write."),
-    count: int = typer.Option(16, help="How many samples."),
+    out: str = typer.Option("preview.png", "--out", help="Image to write: .png, .jpg, .jpeg or .webp."),
+    count: int = typer.Option(16, help="How many samples (1 to 256)."),
     camera: str = typer.Option("front", help="Which camera."),
 ) -> None:
     """A contact sheet with the TCP and its axes drawn from the stored labels."""

@@ -63,13 +63,14 @@ def generate(
 @app.command()
 def verify(
     dataset: str = typer.Argument(..., help="Dataset folder, or an s3:// / gs:// prefix."),
-    fk_samples: int = typer.Option(0, help="Re-run FK on this many samples per shard (0 = all)."),
+    fk_samples: Optional[int] = typer.Option(None, help="Re-run FK on this many samples per shard (0 = all) [default: 0]."),
+    no_fk: bool = typer.Option(False, "--no-fk", help="Skip the checks that need the robot model (FK, the seed re-draw)."),
     assets: Optional[str] = typer.Option(None, help="Folder with Menagerie-layout robot models."),
 ) -> None:
-    """Re-read every shard: checksums, images, FK from qpos, dense unique keys. Exit 1 on any problem."""
+    """Re-read every shard: checksums, images, FK from qpos, the seed, dense unique keys. Exit 1 on any problem."""
     from statgen.verify import verify as run
 
-    report = run(dataset, fk_samples=fk_samples, assets_dir=assets)
+    report = run(dataset, fk_samples=fk_samples, assets_dir=assets, fk=not no_fk)
     for line in report.lines():
         typer.echo(line)
     if not report.ok:
@@ -79,8 +80,8 @@ def verify(
 @app.command()
 def preview(
     dataset: str = typer.Argument(..., help="Dataset folder, or an s3:// / gs:// prefix."),
-    out: str = typer.Option("preview.png", "--out", help="PNG to write."),
-    count: int = typer.Option(16, help="How many samples."),
+    out: str = typer.Option("preview.png", "--out", help="Image to write: .png, .jpg, .jpeg or .webp."),
+    count: int = typer.Option(16, help="How many samples (1 to 256)."),
     camera: str = typer.Option("front", help="Which camera."),
 ) -> None:
     """A contact sheet with the TCP and its axes drawn from the stored labels."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,8 @@ from statgen.storage.read import iter_shard, read_dataset_json
 
 AXIS_LEN_M = 0.06
 TILE_SCALE = 2
+MAX_COUNT = 256  # tiles on one sheet: 16 x 16 tiles of a 224x224 camera is a 7168x7168 image (150 MiB in memory)
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}  # --out's extension: PIL's format
 AXIS_COLOURS = ((230, 40, 40), (40, 200, 40), (60, 110, 255))  # x red, y green, z blue
 
 
@@ -53,30 +57,70 @@ def _draw_sample(sample: dict, image_bytes: bytes, camera: str):
     return im
 
 
+def _check_out(out: Path) -> str:
+    """The PIL format for --out; a ConfigError when it cannot be written as an image file."""
+    valid = ", ".join(FORMATS)
+    if out.is_dir():
+        raise ConfigError(f"--out {out}: is a folder; expected an image file name ending in {valid} (e.g. {out / 'preview.png'})")
+    fmt = FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise ConfigError(f"--out {out}: expected an image file name ending in {valid}, got {repr(out.suffix) if out.suffix else 'no extension'}")
+    for parent in out.absolute().parents:  # the nearest existing ancestor must be a folder
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"--out {out}: {parent} is a file, not a folder")
+            break
+    return fmt
+
+
+def _save(sheet, out: Path, fmt: str) -> None:
+    """Write the sheet under a hidden temporary name, then rename it: a failed write leaves nothing half-written."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        sheet.save(tmp, format=fmt)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def contact_sheet(root: str | Path, *, out: Path, count: int = 16, camera: str = "front") -> Path:
-    """Write a grid of `count` samples spread over the dataset, with the TCP and its axes drawn."""
+    """Write a grid of `count` (1..MAX_COUNT) samples spread over the dataset, with the TCP and its axes drawn.
+
+    `out` ends in .png, .jpg, .jpeg or .webp. The arguments are checked before any shard is read.
+    """
     from PIL import Image
 
+    if not 1 <= count <= MAX_COUNT:
+        raise ConfigError(f"--count: expected 1 to {MAX_COUNT} samples (tiles on one sheet), got {count}")
+    out = Path(out)
+    fmt = _check_out(out)
     store = Store.open(str(root))
     ds = read_dataset_json(store)
-    cfg = ds["config"]
-    if camera not in cfg["cameras"]:
-        raise ConfigError(f"--camera {camera}: not in this dataset; valid: {', '.join(cfg['cameras'])}")
-    if count < 1:
-        raise ConfigError(f"--count: expected a positive integer, got {count}")
-    total = ds["samples"]
-    wanted = sorted(set(np.linspace(0, total - 1, min(count, total)).astype(int).tolist()))
+    try:
+        cfg = ds["config"]
+        cameras, image = list(cfg["cameras"]), f"{camera}.{cfg['image_format']}"
+        total, shards = int(ds["samples"]), [(s["name"], int(s["first_index"]), int(s["samples"])) for s in ds["shards"]]
+    except (KeyError, TypeError, ValueError) as e:
+        raise VerifyError(f"{store.join('dataset.json')}: malformed ({type(e).__name__}: {e}); run `statgen verify {store.uri}`") from None
+    if camera not in cameras:
+        raise ConfigError(f"--camera {camera}: not in this dataset; valid: {', '.join(cameras)}")
+    wanted = set(np.linspace(0, total - 1, min(count, total)).astype(int).tolist()) if total > 0 else set()
     tiles = []
-    for s in ds["shards"]:
-        lo, hi = s["first_index"], s["first_index"] + s["samples"]
-        if not any(lo <= w < hi for w in wanted):
+    for name, lo, n in shards:
+        if not any(lo <= w < lo + n for w in wanted):
             continue
-        for key, fields in iter_shard(store, s["name"]):
-            if int(key) in wanted:
-                image = fields.get(f"{camera}.{cfg['image_format']}")
-                if image is None or "json" not in fields:
-                    raise VerifyError(f"{s['name']}: sample {key} lacks {camera}.{cfg['image_format']} or json; run `statgen verify`")
-                tiles.append(_draw_sample(json.loads(fields["json"]), image, camera))
+        key = None
+        try:
+            for key, fields in iter_shard(store, name):
+                if key.isdigit() and int(key) in wanted:
+                    if image not in fields or "json" not in fields:
+                        raise VerifyError(f"{name}: sample {key} lacks {image} or json; run `statgen verify {store.uri}`")
+                    tiles.append(_draw_sample(json.loads(fields["json"]), fields[image], camera))
+        except (tarfile.TarError, EOFError, OSError, ValueError, KeyError, TypeError, IndexError) as e:
+            where = f"near sample {key}" if key else "at its start"
+            raise VerifyError(f"{name}: unreadable {where} ({type(e).__name__}); run `statgen verify {store.uri}`") from None
     if not tiles:
         raise ConfigError(f"{root}: no samples to preview")
     cols = int(np.ceil(np.sqrt(len(tiles))))
@@ -85,7 +129,5 @@ def contact_sheet(root: str | Path, *, out: Path, count: int = 16, camera: str =
     sheet = Image.new("RGB", (cols * tw, rows * th), (20, 20, 20))
     for i, t in enumerate(tiles):
         sheet.paste(t, ((i % cols) * tw, (i // cols) * th))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out)
+    _save(sheet, out, fmt)
     return out

@@ -1,9 +1,24 @@
-"""`statgen verify`: trust, but check. Re-reads every shard and re-derives every label it can."""
+"""`statgen verify`: trust, but check. Re-reads every shard and re-derives every label it can.
+
+What it checks, in order:
+1. dataset.json against itself (seed, robot, task, sample counts, the shard list, the ROSA
+   ranges) and against the run's own record, `_run/run.json`, when the dataset has one;
+2. every shard: size and sha256, every sample (JSON, images, ROSA answer), FK from the
+   stored qpos, the shard's keys and its index file;
+3. the seed: the first sample of each shard is drawn again from (seed, shard) with the
+   sampler (FK only, no rendering) and its qpos must equal the stored one, so a seed or
+   config that does not reproduce the data is caught even where `_run/` was not copied.
+
+The robot model is part of the environment, not of the dataset: when it cannot be found,
+verify stops before reading any shard (ConfigError, exit 2) unless `fk=False` (`--no-fk`)
+skips the checks that need it (2's FK and 3).
+"""
 
 from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,58 +27,86 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from statgen.config import RenderSettings, robot_from_dict, task_from_dict
+from statgen.config import RenderSettings, _rosa_ranges, robot_from_dict, task_from_dict
 from statgen.core import rosa
-from statgen.errors import StatgenError, VerifyError
-from statgen.sim.assets import resolve_model
-from statgen.sim.sampler import set_qpos, state_labels
+from statgen.errors import ConfigError, StatgenError, VerifyError
+from statgen.orchestrate import RUN_JSON, _diff
+from statgen.producer import plan_shards, shard_rng
+from statgen.sim.assets import resolve_model, simplify_visual_meshes
+from statgen.sim.sampler import Acceptance, Sampler, set_qpos, state_labels
 from statgen.sim.scene import build_scene
 from statgen.storage.fs import Store
 from statgen.storage.read import iter_shard, read_dataset_json
-from statgen.storage.shards import index_name
+from statgen.storage.shards import index_name, shard_name
 
 FK_TOL = 1e-6  # [m] and unitless (quaternion, rot6d): stored floats are exact JSON reprs, FK is deterministic
-MAX_PROBLEMS_PER_SHARD = 5
+REDRAW_TOL = 1e-9  # [rad or m]: a re-drawn qpos is the same arithmetic on the same random numbers
+MAX_PROBLEMS_PER_SHARD = 5  # a shard's reading stops here; the report then says how many samples were checked
+SHARD_RE = re.compile(r"^shards/statgen-(\d{6})\.tar$")
 
 
 @dataclass
 class Report:
     root: str
-    shard_status: list[tuple[str, str]] = field(default_factory=list)  # (name, "ok" | problem)
-    problems: list[str] = field(default_factory=list)
-    samples: int = 0
+    shard_status: list[tuple[str, str]] = field(default_factory=list)  # (name, "ok" | problems)
+    problems: list[str] = field(default_factory=list)  # every problem; a shard's start with its name
+    general: list[str] = field(default_factory=list)  # the problems that belong to no shard (dataset.json, _run/)
+    notes: list[str] = field(default_factory=list)  # facts that are not problems
+    samples: int = 0  # samples read from the shards
+    listed: int = 0  # samples the shards listed in dataset.json hold
     fk_checked: int = 0
+    redrawn: int = 0  # shards whose first sample was drawn again from the seed
+    fk: bool = True  # False: --no-fk, the checks that need the robot model were skipped
+    repair: str = ""  # how to repair, or why it cannot be repaired in place
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    def problem(self, p: str) -> None:
+        self.general.append(p)
+        self.problems.append(p)
+
     def lines(self) -> list[str]:
         out = [f"{'ok ' if s == 'ok' else 'BAD'} {name}{'' if s == 'ok' else ': ' + s}" for name, s in self.shard_status]
-        out += [f"problem: {p}" for p in self.problems if not any(p.startswith(n) for n, _ in self.shard_status)]
+        out += [f"problem: {p}" for p in self.general]
+        out += [f"note: {n}" for n in self.notes]
+        checked = "" if self.samples == self.listed else f", checked {self.samples} of {self.listed} samples"
         if self.ok:
-            out.append(f"verified {self.samples} samples in {len(self.shard_status)} shards ({self.fk_checked} re-checked by FK): OK")
+            how = f"{self.fk_checked} re-checked by FK, {self.redrawn} shard(s) re-drawn from the seed" if self.fk else "FK and seed checks skipped: --no-fk"
+            out.append(f"verified {self.samples} samples in {len(self.shard_status)} shards ({how}): OK")
         else:
-            out.append(
-                f"{len(self.problems)} problem(s) in {self.root}. Repair: `statgen generate --resume --out {self.root}` "
-                "regenerates missing or corrupted shards (checksums are checked) and rewrites dataset.json"
-            )
+            out.append(f"{len(self.problems)} problem(s) in {self.root}{checked}. {self.repair}")
         return out
 
 
 class _FK:
-    """Re-run FK from stored qpos with the dataset's robot and scene."""
+    """Re-run FK from stored qpos, and re-draw a shard's first sample, with the dataset's robot and scene."""
 
     def __init__(self, ds: dict[str, Any], assets_dir: str | None):
         import mujoco
 
         cfg = ds["config"]
-        # The robot and scene as they were when the data was made (not today's TOML files).
-        robot, task = robot_from_dict(ds["robot_spec"]), task_from_dict(ds["task_spec"])
-        model = resolve_model(robot, assets_dir=assets_dir)
-        self.scene = build_scene(robot=robot, task=task, resolved=model, cameras=tuple(cfg["cameras"]), render=RenderSettings())
-        self.data = mujoco.MjData(self.scene.model)
+        try:  # the robot and scene as they were when the data was made (not today's TOML files)
+            robot, task = robot_from_dict(ds["robot_spec"]), task_from_dict(ds["task_spec"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise VerifyError(f"dataset.json: robot_spec or task_spec is malformed ({type(e).__name__}: {e})") from None
+        try:
+            model = resolve_model(robot, assets_dir=assets_dir)
+        except ConfigError as e:  # the environment's problem, not the dataset's: exit 2, before any shard is read
+            raise ConfigError(f"verify needs the robot model to re-run FK: {' '.join(str(e).split())}; or pass --no-fk to check the rest without it") from None
         self.model_note = "" if model.model_sha256 == ds.get("model_sha256") else " (note: the robot model here differs from the one used)"
+        try:
+            if cfg.get("require_visible"):  # then the visibility ray cast, over the rendered (decimated) meshes, decides draws
+                model = simplify_visual_meshes(model, target_reduction=float(cfg.get("render", {}).get("visual_reduction", 0.0)))
+            self.scene = build_scene(robot=robot, task=task, resolved=model, cameras=tuple(cfg["cameras"]), render=RenderSettings())
+        except StatgenError as e:
+            raise ConfigError(f"verify cannot rebuild the dataset's scene with the robot model found here{self.model_note}: {' '.join(str(e).split())}; "
+                              "pass --assets with the original model, or --no-fk") from None
+        self.data = mujoco.MjData(self.scene.model)
+        self.sampler = Sampler(self.scene, require_visible=bool(cfg.get("require_visible", False)),
+                               max_draws_per_sample=int(cfg.get("max_draws_per_sample", 200)))
+        self.seed = int(cfg["seed"])
 
     def check(self, sample: dict[str, Any]) -> str | None:
         st = sample["state"]
@@ -81,19 +124,32 @@ class _FK:
             return f"T_world_base disagrees with the scene by {err:.3g}"
         return None
 
+    def redraw(self, shard: int, sample: dict[str, Any]) -> str | None:
+        """Draw the shard's first sample again from (seed, shard); a problem when its qpos differs from the stored one."""
+        try:
+            q = np.asarray(self.sampler.draw(shard_rng(self.seed, shard), Acceptance())["state"]["qpos"], dtype=float)
+        except StatgenError as e:
+            return f"no re-draw from (seed {self.seed}, shard {shard}): {e}"
+        stored = np.asarray(sample["state"]["qpos"], dtype=float)
+        if q.shape != stored.shape:
+            return f"qpos has {stored.size} values, a re-draw from (seed {self.seed}, shard {shard}) has {q.size}"
+        err = float(np.max(np.abs(q - stored)))
+        if not err <= REDRAW_TOL:
+            return f"qpos differs from a re-draw from (seed {self.seed}, shard {shard}) by up to {err:.3g}{self.model_note}"
+        return None
 
-def _check_sample(key: str, fields: dict[str, bytes], ds: dict[str, Any], ranges: np.ndarray) -> tuple[dict | None, str | None]:
+
+def _check_sample(key: str, fields: dict[str, bytes], cfg: dict[str, Any], ranges: np.ndarray) -> tuple[dict | None, str | None]:
     from PIL import Image
 
-    cfg = ds["config"]
     if "json" not in fields:
         return None, f"sample {key}: no json member"
     try:
         sample = json.loads(fields["json"])
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None, f"sample {key}: json does not parse"
-    if sample.get("index") is None or f"{sample['index']:09d}" != key:
-        return None, f"sample {key}: json index {sample.get('index')} does not match the key"
+    if not isinstance(sample, dict) or not isinstance(sample.get("index"), int) or f"{sample['index']:09d}" != key:
+        return None, f"sample {key}: json index {sample.get('index') if isinstance(sample, dict) else None} does not match the key"
     for cam in cfg["cameras"]:
         name = f"{cam}.{cfg['image_format']}"
         if name not in fields:
@@ -113,76 +169,239 @@ def _check_sample(key: str, fields: dict[str, bytes], ds: dict[str, Any], ranges
     return sample, None
 
 
-def verify(root: str | Path, *, fk_samples: int = 0, assets_dir: str | None = None) -> Report:
-    """Check a dataset (a folder or an s3:// / gs:// prefix). fk_samples: FK re-checks per shard (0 = every sample)."""
+# --------------------------------------------------------------------------- dataset.json
+
+
+def _count(v: Any, *, positive: bool = False) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= (1 if positive else 0)
+
+
+def _shape(store: Store, ds: dict[str, Any]) -> None:
+    """Raise VerifyError naming the fields of dataset.json that verify cannot use at all."""
+    cfg = ds.get("config")
+    bad = [k for k, ok in (("samples", _count(ds.get("samples"))), ("seed", _count(ds.get("seed"))), ("config", isinstance(cfg, dict)),
+                           ("robot_spec", isinstance(ds.get("robot_spec"), dict)), ("task_spec", isinstance(ds.get("task_spec"), dict)),
+                           ("rosa", isinstance(ds.get("rosa"), dict))) if not ok]
+    if isinstance(cfg, dict):
+        bad += [f"config.{k}" for k, ok in (
+            ("n", _count(cfg.get("n"))), ("seed", _count(cfg.get("seed"))), ("shard_size", _count(cfg.get("shard_size"), positive=True)),
+            ("cameras", isinstance(cfg.get("cameras"), list) and bool(cfg["cameras"]) and all(isinstance(c, str) for c in cfg["cameras"])),
+            ("image_format", isinstance(cfg.get("image_format"), str))) if not ok]
+    for i, s in enumerate(ds["shards"]):
+        if not (isinstance(s, dict) and isinstance(s.get("name"), str) and isinstance(s.get("sha256"), str)
+                and all(_count(s.get(k)) for k in ("first_index", "samples", "bytes"))):
+            bad.append(f"shards[{i}]")
+    if bad:
+        fix = (f"rewrite it with `statgen generate --resume --out {store.uri}`" if store.exists(RUN_JSON)
+               else "copy it again from the dataset's source")
+        raise VerifyError(f"{store.join('dataset.json')}: malformed or missing field(s) {', '.join(bad[:6])}{' ...' if len(bad) > 6 else ''}; {fix}")
+
+
+def _made_with_ranges(ds: dict[str, Any]) -> tuple[np.ndarray, str]:
+    """The ROSA ranges the samples were made with: config.rosa_ranges, else the robot's."""
+    src = "config.rosa_ranges" if ds["config"].get("rosa_ranges") is not None else "robot_spec.rosa_ranges"
+    v = ds["config"]["rosa_ranges"] if src == "config.rosa_ranges" else ds["robot_spec"].get("rosa_ranges")
+    try:
+        return np.array(_rosa_ranges(v, f"dataset.json: {src}"), dtype=float), src
+    except ConfigError as e:
+        raise VerifyError(f"{e}; without them verify cannot check the ROSA answers") from None
+
+
+def _check_dataset_json(store: Store, ds: dict[str, Any], rep: Report) -> np.ndarray:
+    """dataset.json against itself and against _run/run.json. Returns the ROSA ranges to check samples against."""
+    cfg = ds["config"]
+    for k in ("seed", "robot", "task"):
+        if ds.get(k) != cfg.get(k):
+            rep.problem(f"dataset.json: {k} is {ds.get(k)!r} but config.{k} is {cfg.get(k)!r}")
+    ranges, src = _made_with_ranges(ds)
+    listed = ds["rosa"].get("ranges")
+    try:
+        same = np.array(listed, dtype=float).shape == ranges.shape and np.array_equal(np.array(listed, dtype=float), ranges)
+    except (TypeError, ValueError):
+        same = False
+    if not same:
+        try:
+            dims = [d for d, a, b in zip(rosa.DIMS, listed, ranges.tolist()) if list(a) != b]
+        except TypeError:
+            dims = []
+        rep.problem(f"dataset.json: rosa.ranges {listed!r} differ from the ranges the samples were made with ({src} {ranges.tolist()})"
+                    + (f" in {', '.join(dims)}" if dims else "") + "; decoding tokens with them would be wrong")
+    if cfg["n"] == sum(s["samples"] for s in ds["shards"]):
+        plan = [(shard_name(p.shard), p.first_index, p.count) for p in plan_shards(cfg["n"], cfg["shard_size"])]
+        got = sorted((s["name"], s["first_index"], s["samples"]) for s in ds["shards"])
+        if got != plan:
+            diff = next(((g, p) for g, p in zip(got, plan) if g != p), (None, None))
+            where = (f"{diff[0][0]} lists first_index {diff[0][1]}, {diff[0][2]} samples; expected {diff[1][0]} with first_index {diff[1][1]}, {diff[1][2]} samples"
+                     if diff[0] else f"{len(got)} shards listed, {len(plan)} expected")
+            rep.problem(f"dataset.json: the shard list does not match config.n {cfg['n']} and config.shard_size {cfg['shard_size']}: {where}")
+    if not store.exists(RUN_JSON):
+        rep.notes.append(f"no {RUN_JSON} here (not copied?): dataset.json is checked against the data only")
+        rep.repair = (f"This copy has no {RUN_JSON}, so `statgen generate --resume` cannot repair it: copy it again from its source, "
+                      "or generate it again into a new folder with its original flags")
+        return ranges
+    try:
+        identity = json.loads(store.read_bytes(RUN_JSON))["identity"]
+        if not isinstance(identity, dict):
+            raise TypeError("identity is not an object")
+    except (ValueError, KeyError, TypeError) as e:
+        rep.problem(f"{RUN_JSON}: unreadable ({type(e).__name__}); it is what `statgen generate --resume` continues from")
+        rep.repair = "Without a readable run.json it cannot be repaired in place: copy the dataset again from its source, or generate it again with its original flags"
+        return ranges
+    diffs = (_diff(identity.get("config", {}), cfg, "config.") + _diff(identity.get("robot", {}), ds["robot_spec"], "robot_spec.")
+             + _diff(identity.get("task", {}), ds["task_spec"], "task_spec."))
+    if identity.get("model_sha256") != ds.get("model_sha256"):
+        diffs.append("model_sha256")
+    if diffs:
+        rep.problem(f"dataset.json differs from the run's record ({RUN_JSON}) in {', '.join(diffs[:6])}{' ...' if len(diffs) > 6 else ''}")
+    rep.repair = (f"Repair: `statgen generate --resume --out {store.uri}` keeps the shards whose sha256 matches the run's log, "
+                  "writes the rest again, and rewrites dataset.json from the run's record")
+    return ranges
+
+
+# --------------------------------------------------------------------------- shards
+
+
+@dataclass
+class _Shard:
+    name: str
+    problems: list[str] = field(default_factory=list)
+    read: int = 0  # samples read
+    exact: bool = False  # read to the end, and it holds exactly its listed keys
+    note: str = ""
+    redraw: str | None = None  # the re-draw's problem, kept apart until every shard has been re-drawn
+
+
+def _key_problems(keys: list[str], first: int, count: int) -> list[str]:
+    """What is wrong with a fully read shard's keys (the tar member keys), in words with true counts."""
+    expected = [f"{i:09d}" for i in range(first, first + count)]
+    if keys == expected:
+        return []
+    if len(keys) < count and keys == expected[: len(keys)]:  # a cut, or a damaged header (a tar stream ends there)
+        return [f"the tar ends after {len(keys)} of {count} samples"]
+    got, want = set(keys), set(expected)
+    missing, extra = sorted(want - got), sorted(got - want)
+    out = [f"holds {len(keys)} samples, dataset.json lists {count}"] if len(keys) != count else []
+    if missing:
+        out.append(f"{len(missing)} key(s) missing ({missing[0]}{'..' + missing[-1] if len(missing) > 1 else ''})")
+    if extra:
+        out.append(f"{len(extra)} key(s) outside {expected[0] if expected else first}..{expected[-1] if expected else first} ({extra[0]}{'..' + extra[-1] if len(extra) > 1 else ''})")
+    if len(got) != len(keys):
+        out.append(f"{len(keys) - len(got)} key(s) repeated within the shard")
+    if not out:
+        out.append("keys out of order")
+    return out
+
+
+def _check_shard(store: Store, s: dict[str, Any], cfg: dict[str, Any], ranges: np.ndarray, fk: _FK | None, fk_samples: int,
+                 seen: dict[str, str], rep: Report) -> _Shard:
+    name, first, count = s["name"], s["first_index"], s["samples"]
+    sh = _Shard(name)
+    problems = sh.problems
+    if not store.exists(name):
+        problems.append("missing")
+        return sh
+    size = store.size(name)
+    if size != s["bytes"]:
+        problems.append(f"size {size} bytes, expected {s['bytes']} (truncated or altered)")
+    elif store.sha256(name) != s["sha256"]:
+        problems.append("sha256 mismatch (corrupted or altered)")
+    m = SHARD_RE.match(name)
+    shard = int(m.group(1)) if m else None
+    keys: list[str] = []
+    stopped = ""
+    try:
+        for i, (key, fields) in enumerate(iter_shard(store, name)):
+            keys.append(key)
+            if key in seen:
+                problems.append(f"duplicate key {key} (also in {seen[key]})")
+            seen.setdefault(key, name)
+            try:
+                sample, err = _check_sample(key, fields, cfg, ranges)
+                if err:
+                    problems.append(err)
+                if sample is not None and fk is not None:
+                    if fk_samples == 0 or i < fk_samples:
+                        rep.fk_checked += 1
+                        e = fk.check(sample)
+                        if e:
+                            problems.append(f"sample {key}: {e}")
+                    if i == 0 and shard is not None and sample["index"] == first:
+                        rep.redrawn += 1
+                        e = fk.redraw(shard, sample)
+                        sh.redraw = e and f"sample {key}: {e}"
+            except (KeyError, TypeError, ValueError, IndexError) as e:
+                problems.append(f"sample {key}: malformed json ({type(e).__name__}: {e})")
+            if len(problems) >= MAX_PROBLEMS_PER_SHARD:
+                stopped = f"stopped after {MAX_PROBLEMS_PER_SHARD} problems"
+                break
+    except (tarfile.TarError, EOFError, OSError) as e:
+        problems.append(f"not a readable tar ({type(e).__name__}: {e}): checked {len(keys)} of {count} samples")
+        stopped = "unreadable"
+    sh.read = len(keys)
+    if stopped == "unreadable":
+        pass  # its problem says how many samples were checked
+    elif stopped:
+        sh.note = f"{stopped}: checked {len(keys)} of {count} samples"
+    else:
+        kp = _key_problems(keys, first, count)
+        problems += kp
+        sh.exact = not kp
+    if shard is not None:
+        idx = index_name(shard)
+        try:
+            with store.open_input(idx) as f:
+                t = pq.read_table(f, columns=["index"])
+            if t.column("index").to_pylist() != list(range(first, first + count)):
+                problems.append(f"{idx}: index rows do not match the shard")
+        except Exception as e:  # noqa: BLE001 - missing or unreadable: the finding
+            problems.append(f"index {idx} missing or unreadable ({type(e).__name__})")
+    return sh
+
+
+def verify(root: str | Path, *, fk_samples: int | None = None, assets_dir: str | None = None, fk: bool = True) -> Report:
+    """Check a dataset (a folder or an s3:// / gs:// prefix).
+
+    fk_samples: FK re-checks per shard (0 or None = every sample). fk=False (`--no-fk`) skips
+    the checks that need the robot model: FK and the seed re-draw. A robot model that cannot
+    be found is a ConfigError (exit 2), raised before any shard is read.
+    """
+    if fk_samples is not None and not (isinstance(fk_samples, int) and not isinstance(fk_samples, bool) and fk_samples >= 0):
+        raise ConfigError(f"--fk-samples: expected 0 (every sample) or a positive number of samples per shard, got {fk_samples}")
+    if not fk and fk_samples is not None:
+        raise ConfigError(f"--fk-samples {fk_samples} and --no-fk contradict each other; pass one of them")
     store = Store.open(str(root))
     ds = read_dataset_json(store, damaged=VerifyError)
-    rep = Report(root=store.uri)
-    ranges = np.asarray(ds["rosa"]["ranges"], dtype=float)
-    try:
-        fk = _FK(ds, assets_dir)
-    except StatgenError as e:
-        fk = None
-        rep.problems.append(f"cannot re-run FK: {e}")
+    _shape(store, ds)
+    rep = Report(root=store.uri, fk=fk)
+    cfg = ds["config"]
+    ranges = _check_dataset_json(store, ds, rep)
+    checker = _FK(ds, assets_dir) if fk else None  # before any shard is read: a missing model stops here
     listed = {s["name"] for s in ds["shards"]}
     on_disk = {rel for rel in store.list("shards") if rel.endswith(".tar")}
     for extra in sorted(on_disk - listed):
         rep.shard_status.append((extra, "not listed in dataset.json (extra or from another dataset)"))
         rep.problems.append(f"{extra}: not listed in dataset.json")
-    seen: dict[int, str] = {}
-    for s in sorted(ds["shards"], key=lambda s: s["first_index"]):
-        name = s["name"]
-        problems: list[str] = []
-        if not store.exists(name):
-            problems.append("missing")
-        else:
-            size = store.size(name)
-            if size != s["bytes"]:
-                problems.append(f"size {size} bytes, expected {s['bytes']} (truncated or altered)")
-            elif store.sha256(name) != s["sha256"]:
-                problems.append("sha256 mismatch (corrupted or altered)")
-            try:
-                indices = []
-                for i, (key, fields) in enumerate(iter_shard(store, name)):
-                    try:
-                        sample, err = _check_sample(key, fields, ds, ranges)
-                        if err:
-                            problems.append(err)
-                        if sample is None:
-                            continue
-                        idx = sample["index"]
-                        indices.append(idx)
-                        if idx in seen:
-                            problems.append(f"duplicate key {key} (also in {seen[idx]})")
-                        seen[idx] = name
-                        if fk is not None and (fk_samples == 0 or i < fk_samples):
-                            e = fk.check(sample)
-                            rep.fk_checked += 1
-                            if e:
-                                problems.append(f"sample {key}: {e}")
-                    except (KeyError, TypeError, ValueError, IndexError) as e:
-                        problems.append(f"sample {key}: malformed json ({type(e).__name__}: {e})")
-                    if len(problems) >= MAX_PROBLEMS_PER_SHARD:
-                        break
-                expected = list(range(s["first_index"], s["first_index"] + s["samples"]))
-                if not problems and indices != expected:
-                    problems.append(f"keys {indices[:1]}..{indices[-1:]} ({len(indices)}), expected {s['first_index']}..{expected[-1]} ({len(expected)})")
-                rep.samples += len(indices)
-            except (tarfile.TarError, EOFError, OSError) as e:
-                problems.append(f"not a readable tar ({type(e).__name__}: {e})")
-            idx = index_name(int(name.split("-")[-1].split(".")[0]))
-            try:
-                with store.open_input(idx) as f:
-                    t = pq.read_table(f, columns=["index"])
-                if t.column("index").to_pylist() != list(range(s["first_index"], s["first_index"] + s["samples"])):
-                    problems.append(f"{idx}: index rows do not match the shard")
-            except Exception as e:  # noqa: BLE001 - missing or unreadable: the finding
-                problems.append(f"index {idx} missing or unreadable ({type(e).__name__})")
-        rep.shard_status.append((name, "ok" if not problems else "; ".join(problems[:MAX_PROBLEMS_PER_SHARD])))
-        rep.problems += [f"{name}: {p}" for p in problems]
-    missing = ds["samples"] - len(seen)
-    if missing and not any("missing" in p for p in rep.problems):
-        rep.problems.append(f"{missing} samples missing: keys are not dense in 0..{ds['samples'] - 1}")
-    elif set(seen) - set(range(ds["samples"])):
-        rep.problems.append("keys outside 0..samples-1")
+    seen: dict[str, str] = {}
+    shards = [_check_shard(store, s, cfg, ranges, checker, fk_samples or 0, seen, rep)
+              for s in sorted(ds["shards"], key=lambda s: (s["first_index"], s["name"]))]
+    rep.samples = sum(sh.read for sh in shards)
+    rep.listed = sum(s["samples"] for s in ds["shards"])
+    redraws = [sh.redraw for sh in shards if sh.redraw is not None]
+    if redraws and len(redraws) == rep.redrawn:  # no shard reproduces: dataset.json's seed or config, not the shards
+        rep.problem(f"the data does not reproduce from dataset.json's seed {cfg['seed']} and config: the first sample of "
+                    f"{'the only shard' if rep.redrawn == 1 else f'each of the {rep.redrawn} shards'} differs from its re-draw "
+                    "(seed or config edited, or the shards come from another run)")
+    else:
+        for sh in shards:
+            if sh.redraw:
+                sh.problems.append(sh.redraw)
+    for sh in shards:
+        status = "; ".join(sh.problems[:MAX_PROBLEMS_PER_SHARD]) + (f" ({sh.note})" if sh.note else "")
+        rep.shard_status.append((sh.name, status or "ok"))
+        rep.problems += [f"{sh.name}: {p}" for p in sh.problems]
+    n, total = cfg["n"], ds["samples"]
+    if total != rep.listed or n != rep.listed:
+        said = [f"says {total} samples" if total != rep.listed else "", f"config.n is {n}" if n != rep.listed else ""]
+        hold = "its shards hold" if all(sh.exact for sh in shards) else "its shard list adds up to"
+        rep.problem(f"dataset.json {' and '.join(x for x in said if x)}, but {hold} {rep.listed}")
     return rep

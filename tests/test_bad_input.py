@@ -195,6 +195,226 @@ def test_a_shipped_name_wins_over_a_folder_of_that_name(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------- verify and preview (rows 7-10, 12, 13)
+def _copy(dataset_2w, tmp_path: Path) -> Path:
+    """A private copy of the tiny 2-worker dataset (24 samples, 3 shards of 8), to damage."""
+    import shutil
+
+    dst = tmp_path / "ds"
+    shutil.copytree(dataset_2w, dst)
+    return dst
+
+
+def _edit_json(root: Path, edit) -> None:
+    import json
+
+    ds = json.loads((root / "dataset.json").read_text())
+    edit(ds)
+    (root / "dataset.json").write_text(json.dumps(ds))
+
+
+def _member_offset(tar: Path, name: str, *, data: bool) -> int:
+    """Where a member's header (data=False) or its data (data=True) starts in a shard."""
+    import tarfile
+
+    with tarfile.open(tar) as tf:
+        m = tf.getmember(name)
+    return m.offset_data if data else m.offset
+
+
+def _no_false_counts(out: str) -> None:
+    """verify's report never prints a negative count, nor the old, false 'samples missing'."""
+    import re
+
+    assert "samples missing" not in out, out
+    assert not re.search(r"(?<![\d.])-\d+ (samples?|problem|of)\b", out), out
+
+
+def _truncated(root: Path) -> None:  # mid-way through sample 12's image: samples 8..11 of shard 1 are whole
+    p = root / "shards/statgen-000001.tar"
+    p.write_bytes(p.read_bytes()[: _member_offset(p, "000000012.front.jpg", data=True) + 100])
+
+
+def _flipped(root: Path) -> None:  # one bit of the tar header of sample 10's image: a tar stream ends there
+    p = root / "shards/statgen-000001.tar"
+    b = bytearray(p.read_bytes())
+    b[_member_offset(p, "000000010.front.jpg", data=False) + 3] ^= 0x01
+    p.write_bytes(bytes(b))
+
+
+def _rosa_edited_in_samples(root: Path) -> None:  # every ROSA answer of shard 0 edited, checksums made to agree
+    import json
+
+    from test_verify import relist, rewrite_tar
+
+    def edit(name, data):
+        if name.endswith(".json"):
+            s = json.loads(data)
+            t = s["text"]["rosa"]["answer"].split()
+            t[2] = str((int(t[2]) + 100) % 256)
+            s["text"]["rosa"]["answer"] = " ".join(t)
+            return name, json.dumps(s).encode()
+        return name, data
+
+    rewrite_tar(root / "shards/statgen-000000.tar", edit)
+    relist(root, "shards/statgen-000000.tar")
+
+
+DAMAGE = {
+    # case: (damage, what the report must say, problems, "checked K of N" on the last line or None when all were read)
+    "truncated shard": (_truncated, ["BAD shards/statgen-000001.tar", "truncated", "checked 4 of 8 samples"], 2, "checked 20 of 24 samples"),
+    "flipped bit in a tar header": (_flipped, ["BAD shards/statgen-000001.tar", "sha256 mismatch", "the tar ends after 2 of 8 samples"], 2,
+                                    "checked 18 of 24 samples"),
+    "every ROSA answer of a shard edited": (_rosa_edited_in_samples, ["BAD shards/statgen-000000.tar", "ROSA answer",
+                                                                      "stopped after 5 problems: checked 5 of 8 samples"], 5, "checked 21 of 24 samples"),
+    "ROSA range edited in dataset.json": (lambda r: _edit_json(r, lambda d: d["rosa"]["ranges"][0].__setitem__(1, 1.0)),
+                                          ["ok  shards/statgen-000000.tar", "problem: dataset.json: rosa.ranges", "in x;"], 1, None),
+    "samples 25 in dataset.json": (lambda r: _edit_json(r, lambda d: d.__setitem__("samples", 25)),
+                                   ["problem: dataset.json says 25 samples, but its shards hold 24"], 1, None),
+    "samples 23 in dataset.json": (lambda r: _edit_json(r, lambda d: d.__setitem__("samples", 23)),
+                                   ["problem: dataset.json says 23 samples, but its shards hold 24"], 1, None),
+    "seed edited in dataset.json": (lambda r: _edit_json(r, lambda d: d.__setitem__("seed", 7)),
+                                    ["problem: dataset.json: seed is 7 but config.seed is 0"], 1, None),
+    "seed and config.seed edited in dataset.json": (
+        lambda r: _edit_json(r, lambda d: (d.__setitem__("seed", 7), d["config"].__setitem__("seed", 7))),
+        ["problem: dataset.json differs from the run's record (_run/run.json) in config.seed",
+         "problem: the data does not reproduce from dataset.json's seed 7"], 2, None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGE))
+def test_verify_reports_true_counts_for_damage(case, dataset_2w, tmp_path, capsys):
+    """Row 8 and 9: exit 1, the real problem named, true counts ('checked K of N' where verify stopped early)."""
+    root = _copy(dataset_2w, tmp_path)
+    damage, needles, n_problems, checked = DAMAGE[case]
+    damage(root)
+    code = main(["verify", str(root)])
+    out, err = capsys.readouterr()
+    assert code == 1, out + err
+    assert err == "", err
+    for needle in needles:
+        assert needle in out, f"{needle!r} not in:\n{out}"
+    last = out.strip().splitlines()[-1]
+    assert last.startswith(f"{n_problems} problem(s) in "), out
+    assert (checked in last) if checked else ("checked" not in last), out
+    assert "Repair: `statgen generate --resume" in last
+    _no_false_counts(out)
+
+
+def test_verify_without_run_record_catches_an_edited_seed_by_redrawing(dataset_2w, tmp_path, capsys):
+    """Row 9 without _run/: the first sample of each shard, drawn again from the seed, differs; no --resume advice (it would fail)."""
+    import shutil
+
+    root = _copy(dataset_2w, tmp_path)
+    shutil.rmtree(root / "_run")
+    assert main(["verify", str(root)]) == 0  # a clean copy without _run/ verifies
+    capsys.readouterr()
+    _edit_json(root, lambda d: (d.__setitem__("seed", 7), d["config"].__setitem__("seed", 7)))
+    code = main(["verify", str(root)])
+    out, err = capsys.readouterr()
+    assert code == 1 and err == "", out + err
+    assert "problem: the data does not reproduce from dataset.json's seed 7" in out
+    assert out.strip().splitlines()[-1].startswith("1 problem(s) in ")
+    assert "--resume" in out and "cannot repair it" in out and "Repair: `statgen generate --resume" not in out
+
+
+def test_verify_clean_copy_reports_every_check(dataset_2w, capsys):
+    assert main(["verify", str(dataset_2w)]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1] == "verified 24 samples in 3 shards (24 re-checked by FK, 3 shard(s) re-drawn from the seed): OK"
+
+
+def _no_model_env(tmp_path: Path) -> dict:
+    """An environment where the robot model cannot be found: no asset variables, an empty cache, no download."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("MENAGERIE_ROOT", "STATGEN_ASSETS", "STATGEN_CACHE_DIR", "MENAGERIE_CACHE_DIR")}
+    home = tmp_path / "home"
+    home.mkdir()
+    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), MENAGERIE_BASE_URL="http://127.0.0.1:9/")
+    return env
+
+
+def test_verify_without_the_robot_model_is_exit_2_before_reading_shards(dataset_2w, tmp_path):
+    """Row 7: a missing model is the environment's problem: exit 2, one line naming --assets / MENAGERIE_ROOT, no repair advice."""
+    from conftest import run_cli
+
+    env = _no_model_env(tmp_path)
+    p = run_cli("verify", str(dataset_2w), check=False, env=env)
+    line = assert_one_line(p.stderr, p.returncode, 2)
+    assert "--assets" in line and "MENAGERIE_ROOT" in line and "--no-fk" in line, line
+    assert "--resume" not in p.stdout + p.stderr
+    assert p.stdout == ""  # stopped before any shard was read
+    p = run_cli("verify", str(dataset_2w), "--no-fk", check=False, env=env)  # the rest is checked only when asked, and says so
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.strip().splitlines()[-1] == "verified 24 samples in 3 shards (FK and seed checks skipped: --no-fk): OK"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--fk-samples", "-1"], "--fk-samples: expected 0 (every sample) or a positive number"),
+    (["--fk-samples", "2", "--no-fk"], "--fk-samples 2 and --no-fk contradict each other"),
+])
+def test_verify_bad_flags_are_exit_2_one_line(args, needle, dataset_2w, capsys):
+    """Row 10."""
+    code = main(["verify", str(dataset_2w), *args])
+    out, err = capsys.readouterr()
+    assert needle in assert_one_line(err, code, 2)
+    assert out == ""
+
+
+PREVIEW_BAD = {
+    "--out a folder": (lambda t: ["--out", str(t)], "is a folder; expected an image file name ending in .png, .jpg, .jpeg, .webp"),
+    "--out x.xyz": (lambda t: ["--out", str(t / "x.xyz")], "expected an image file name ending in .png, .jpg, .jpeg, .webp, got '.xyz'"),
+    "--out without extension": (lambda t: ["--out", str(t / "sheet")], "got no extension"),
+    "--out under a file": (lambda t: ["--out", str(t / "file.txt" / "x.png")], "is a file, not a folder"),
+    "--count 100000": (lambda t: ["--count", "100000"], "--count: expected 1 to 256 samples (tiles on one sheet), got 100000"),
+    "--count 257": (lambda t: ["--count", "257"], "--count: expected 1 to 256"),
+    "--count 0": (lambda t: ["--count", "0"], "--count: expected 1 to 256"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PREVIEW_BAD))
+def test_preview_bad_input_is_one_line_exit_2_before_reading_shards(case, dataset_2w, tmp_path, capsys):
+    """Rows 12 and 13. The shards are removed from the copy: the flags must be refused before any shard is read."""
+    import shutil
+
+    root = _copy(dataset_2w, tmp_path)
+    shutil.rmtree(root / "shards")
+    outdir = tmp_path / "outdir"
+    outdir.mkdir()
+    (outdir / "file.txt").write_text("not a folder")
+    args, needle = PREVIEW_BAD[case]
+    code = main(["preview", str(root), *args(outdir)])
+    line = assert_one_line(capsys.readouterr().err, code, 2)
+    assert needle in line, line
+    assert sorted(p.name for p in outdir.rglob("*")) == ["file.txt"] and half_written(outdir) == []
+
+
+@pytest.mark.parametrize("name,fmt", [("sheet.png", "PNG"), ("sheet.JPG", "JPEG"), ("sheet.jpeg", "JPEG"), ("sheet.webp", "WEBP")])
+def test_preview_writes_each_valid_format(name, fmt, dataset_2w, tmp_path, capsys):
+    from PIL import Image
+
+    out = tmp_path / "new" / name
+    assert main(["preview", str(dataset_2w), "--out", str(out), "--count", "256"]) == 0, capsys.readouterr().err
+    with Image.open(out) as im:
+        assert im.format == fmt and im.size == (5 * 448, 5 * 448)  # 24 tiles (every sample) on a 5x5 grid
+    assert half_written(tmp_path) == []
+
+
+def test_preview_that_fails_while_writing_leaves_nothing(dataset_2w, tmp_path, capsys, monkeypatch):
+    """A write that fails half-way (a full disk) leaves neither the image nor a temporary file."""
+    from PIL import Image
+
+    def failing_save(self, fp, format=None, **kw):
+        with open(fp, "wb") as f:
+            f.write(b"\x89PNG half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", failing_save)
+    out = tmp_path / "out" / "sheet.png"
+    code = main(["preview", str(dataset_2w), "--out", str(out)])
+    assert "No space left on device" in assert_one_line(capsys.readouterr().err, code, 1)
+    assert not out.exists() and half_written(tmp_path / "out") == []
+
 
 
 # --------------------------------------------------------------------------- environment (rows 14, 15)

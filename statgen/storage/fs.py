@@ -11,13 +11,15 @@ credential variables or instance profile. Without an endpoint or a region, pyarr
 AWS for the bucket's region. The pyarrow filesystem is never pickled; it is rebuilt lazily.
 
 Atomicity. Local: a hidden temporary name in the same folder, fsync, os.replace. Object
-storage: one output stream, written by a single write() call and closed once (a single
-PutObject for objects under arrow's 10 MiB part size, else a multipart upload). An object
-appears only when its stream closes, and a process that dies before that leaves nothing.
-pyarrow has no abort: closing a stream, or dropping it (its destructor closes it), also
-publishes whatever was written so far. So all the data is checked and in hand before the
-stream opens, and the one write() call happens in C++ without the GIL, so an exception
-cannot fall between two writes.
+storage: the object is uploaded whole under a hidden temporary name (one output stream,
+one write() call, closed once), then copied server-side to its name (S3 CopyObject, GCS
+rewrite: the object appears whole or not at all) and the temporary removed. pyarrow has
+no abort: closing a stream, or dropping it (its destructor closes it), publishes whatever
+was written so far, so a write that fails half-way would publish a truncated object under
+the name being written. With the hidden temporary name, what a failed upload leaves is a
+hidden object, removed at once (or, if the process dies first, by the next --resume),
+which readers never list. A process that dies mid-upload leaves nothing: an object
+appears only when its stream closes.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import hashlib
 import io
 import os
 import pathlib
+import posixpath
 import re
 import secrets
 import shutil
@@ -37,6 +40,7 @@ import urllib.parse
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from statgen import faults
 from statgen.errors import ConfigError
 
 CHUNK = 1 << 20
@@ -169,6 +173,14 @@ class Store:
         return sorted(f"{sub}/{i.base_name}" if sub else i.base_name for i in infos
                       if i.type == pafs.FileType.File and not i.base_name.startswith("."))
 
+    def list_hidden(self, subdir: str) -> list[str]:
+        """The hidden files directly under subdir (temporary and partial files), relative to the root."""
+        sub = subdir.strip("/")
+        with self._errors("list", sub):
+            infos = self.fs.get_file_info(pafs.FileSelector(self._path(sub), allow_not_found=True))
+        return sorted(f"{sub}/{i.base_name}" if sub else i.base_name for i in infos
+                      if i.type == pafs.FileType.File and i.base_name.startswith("."))
+
     def size(self, rel: str) -> int:
         with self._errors("stat", rel):
             info = self.fs.get_file_info(self._path(rel))
@@ -221,7 +233,7 @@ class Store:
                     raise
                 _fsync_dir(target.parent)
             else:
-                _put(self.fs, self._path(rel), pa.py_buffer(view))
+                _put(self.fs, self._path(rel), pa.py_buffer(view), rel)
 
     def put_file(self, local_path: pathlib.Path, rel: str) -> None:
         """Publish a finished, staged local file under rel; the staged file is consumed
@@ -251,10 +263,10 @@ class Store:
                 _fsync_dir(target.parent)
             else:
                 if local_path.stat().st_size == 0:
-                    _put(self.fs, self._path(rel), pa.py_buffer(b""))
+                    _put(self.fs, self._path(rel), pa.py_buffer(b""), rel)
                 else:
                     with pa.memory_map(str(local_path)) as src:
-                        _put(self.fs, self._path(rel), src.read_buffer())
+                        _put(self.fs, self._path(rel), src.read_buffer(), rel)
                 local_path.unlink()
 
     def delete(self, rel: str) -> None:
@@ -308,18 +320,37 @@ def _make_filesystem(scheme: str, bucket: str) -> pafs.FileSystem:
     return pafs.S3FileSystem(**kwargs)
 
 
-def _put(fs: pafs.FileSystem, path: str, buf: pa.Buffer) -> None:
-    """One object, one stream, one write() call, closed once. No `with`: its __exit__
-    would close, and so publish, a stream that failed half-way."""
-    out = fs.open_output_stream(path)
+def _put(fs: pafs.FileSystem, path: str, buf: pa.Buffer, rel: str = "") -> None:
+    """Publish one object whole: upload it under a hidden temporary name (one stream, one
+    write() call, closed once), then copy it server-side to `path`. No `with` around the
+    stream: its __exit__ would close, and so publish, a stream that failed half-way."""
+    tmp = posixpath.join(posixpath.dirname(path), f".{posixpath.basename(path)}.{secrets.token_hex(4)}.tmp")
+    out = fs.open_output_stream(tmp)
     try:
-        out.write(buf)
+        cut = faults.eio_cut("upload", rel, buf.size)  # None unless a fault test asks
+        if cut is None:
+            out.write(buf)
+        else:
+            out.write(buf.slice(0, cut))
+            raise faults.eio_error("upload", rel)
         out.close()
     except BaseException:
-        # Don't let the traceback keep the stream alive until interpreter exit: pyarrow
-        # finalises S3 in an atexit hook, and an S3 stream destroyed after that hangs.
+        # pyarrow has no abort: closing the stream publishes what it holds, under the
+        # hidden name, which is removed at once (or swept by the next --resume). Close
+        # it here rather than leave it to the destructor: the traceback would keep the
+        # stream alive, and pyarrow finalises S3 in an atexit hook, after which an S3
+        # stream that is destroyed hangs.
+        with contextlib.suppress(Exception):
+            out.close()
         del out
+        with contextlib.suppress(Exception):
+            fs.delete_file(tmp)
         raise
+    try:
+        fs.copy_file(tmp, path)  # server-side: `path` appears whole or not at all
+    finally:
+        with contextlib.suppress(Exception):
+            fs.delete_file(tmp)
 
 
 def _hidden_temp(target: pathlib.Path) -> pathlib.Path:

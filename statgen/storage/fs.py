@@ -10,6 +10,10 @@ http or https from the URL's scheme), AWS_REGION / AWS_DEFAULT_REGION, and the u
 credential variables or instance profile. Without an endpoint or a region, pyarrow asks
 AWS for the bucket's region. The pyarrow filesystem is never pickled; it is rebuilt lazily.
 
+gs:// settings: Google's default credentials, or, with STORAGE_EMULATOR_HOST
+([http://]host:port, what Google's own client libraries honour), an emulator reached
+anonymously over plain HTTP.
+
 Atomicity. Local: a hidden temporary name in the same folder, fsync, os.replace. Object
 storage: the object is uploaded whole under a hidden temporary name (one output stream,
 one write() call, closed once), then copied server-side to its name (S3 CopyObject, GCS
@@ -195,8 +199,8 @@ class Store:
         with self._errors("open", rel):
             if self.is_local:
                 return open(self._path(rel), "rb")
-            # Each read on a pyarrow S3 file is one ranged GET: buffer to keep reads large.
-            return io.BufferedReader(self.fs.open_input_file(self._path(rel)), CHUNK)
+            # Each read on a pyarrow S3 or GCS file is one ranged GET: buffer to keep reads large.
+            return io.BufferedReader(_ObjectReader(self.fs.open_input_file(self._path(rel))), CHUNK)
 
     def read_bytes(self, rel: str) -> bytes:
         with self.open_input(rel) as f, self._errors("read", rel):
@@ -294,29 +298,92 @@ _PLAIN_OS_ERRORS = {OSError, FileNotFoundError, FileExistsError, PermissionError
                     IsADirectoryError, NotADirectoryError, TimeoutError, ConnectionError}
 
 
+class _ObjectReader(io.RawIOBase):
+    """A pyarrow object-storage input file as a raw stream that never asks for bytes at or
+    past the object's end: pyarrow's GCS file, sought or read there, asks GCS for a range
+    that starts at the end, which GCS answers with 416 (Range Not Satisfiable). Reads are
+    positional (read_at: one ranged GET each, as before); seeking only moves a number."""
+
+    def __init__(self, f):
+        self.f, self.end, self.pos = f, f.size(), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        k = min(len(b), self.end - self.pos)
+        if k <= 0:
+            return 0
+        data = self.f.read_at(k, self.pos)
+        memoryview(b).cast("B")[: len(data)] = data
+        self.pos += len(data)
+        return len(data)
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        new = pos + (0, self.pos, self.end)[whence]
+        if new < 0:
+            raise OSError(errno.EINVAL, f"negative seek position {new}")
+        self.pos = new
+        return new
+
+    def tell(self) -> int:
+        return self.pos
+
+    def close(self) -> None:
+        self.f.close()
+        super().close()
+
+
 def _reason(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror and not isinstance(e, pa.ArrowException):
         return e.strerror + (f" ({e.filename})" if e.filename else "")
     return str(e).splitlines()[0] if str(e) else type(e).__name__
 
 
-def _make_filesystem(scheme: str, bucket: str) -> pafs.FileSystem:
-    if scheme == "file":
-        return pafs.LocalFileSystem()
-    if scheme == "gs":
-        return pafs.FileSystem.from_uri(f"gs://{bucket}")[0]
-    kwargs: dict = {"allow_delayed_open": True}  # small objects: one PutObject at close
+def _gcs_emulator() -> tuple[str, str] | None:
+    """(scheme, host:port) of STORAGE_EMULATOR_HOST, or None when it is not set."""
+    emulator = os.environ.get("STORAGE_EMULATOR_HOST")
+    if not emulator:
+        return None
+    u = urllib.parse.urlsplit(emulator if "://" in emulator else f"http://{emulator}")
+    if u.scheme not in ("http", "https") or not u.netloc or u.path.strip("/"):
+        raise ConfigError(f"STORAGE_EMULATOR_HOST={emulator!r}: expected [http://]host:port")
+    return u.scheme, u.netloc
+
+
+def _s3_settings(bucket: str) -> tuple[str | None, str | None]:
+    """(endpoint URL, region) from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL and AWS_REGION /
+    AWS_DEFAULT_REGION. Plain AWS without a region asks for the bucket's; an endpoint of
+    its own without a region leaves it to the client's defaults."""
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
         u = urllib.parse.urlsplit(endpoint)
         if u.scheme not in ("http", "https") or not u.netloc or u.path.strip("/"):
             raise ConfigError(f"AWS_ENDPOINT_URL={endpoint!r}: expected http(s)://host[:port]")
-        kwargs.update(endpoint_override=u.netloc, scheme=u.scheme)
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region and not endpoint:  # plain AWS: ask for the bucket's region (what FileSystem.from_uri does)
+        region = pafs.resolve_s3_region(bucket)
+    return endpoint, region
+
+
+def _make_filesystem(scheme: str, bucket: str) -> pafs.FileSystem:
+    if scheme == "file":
+        return pafs.LocalFileSystem()
+    if scheme == "gs":
+        emulator = _gcs_emulator()
+        if emulator:
+            return pafs.GcsFileSystem(anonymous=True, endpoint_override=emulator[1], scheme=emulator[0])
+        return pafs.FileSystem.from_uri(f"gs://{bucket}")[0]
+    endpoint, region = _s3_settings(bucket)
+    kwargs: dict = {"allow_delayed_open": True}  # small objects: one PutObject at close
     if region:
         kwargs["region"] = region
-    elif not endpoint:  # plain AWS: ask for the bucket's region (what FileSystem.from_uri does)
-        kwargs["region"] = pafs.resolve_s3_region(bucket)
+    if endpoint:
+        u = urllib.parse.urlsplit(endpoint)
+        kwargs.update(endpoint_override=u.netloc, scheme=u.scheme)
     return pafs.S3FileSystem(**kwargs)
 
 

@@ -39,6 +39,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import threading
 import urllib.parse
 
 import pyarrow as pa
@@ -273,6 +274,42 @@ class Store:
                         _put(self.fs, self._path(rel), src.read_buffer(), rel)
                 local_path.unlink()
 
+    def create_exclusive(self, rel: str, data: bytes) -> bool:
+        """Create rel holding data, only if nothing is there; True when this call created it.
+
+        Atomic against any other writer (the run lock): locally a private file linked into
+        place (link() fails if the name exists); S3: PutObject with If-None-Match: *; GCS:
+        an upload with ifGenerationMatch=0. An S3-compatible store that answers 501 to the
+        condition gets a check-then-write (not safe against a race)."""
+        with self._errors("create", rel):
+            path = self._path(rel)
+            if self.is_local:
+                target = pathlib.Path(path)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                # Not named like a temporary (.tmp), which sweep_partials removes.
+                tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.excl")
+                try:
+                    with open(tmp, "xb") as f:
+                        f.write(data)
+                        f.flush()
+                        os.fsync(f.fileno())
+                    os.link(tmp, target)
+                except FileExistsError:
+                    return False
+                finally:
+                    tmp.unlink(missing_ok=True)
+                _fsync_dir(target.parent)
+                return True
+            bucket, key = path.split("/", 1)
+            try:
+                return (_s3_create_exclusive if self._scheme == "s3" else _gcs_create_exclusive)(bucket, key, data)
+            except NotImplementedError:
+                pass
+        if self.exists(rel):
+            return False
+        self.write_bytes(rel, data)
+        return True
+
     def delete(self, rel: str) -> None:
         """Remove one file; a missing one is fine."""
         with self._errors("delete", rel):
@@ -385,6 +422,98 @@ def _make_filesystem(scheme: str, bucket: str) -> pafs.FileSystem:
         u = urllib.parse.urlsplit(endpoint)
         kwargs.update(endpoint_override=u.netloc, scheme=u.scheme)
     return pafs.S3FileSystem(**kwargs)
+
+
+# -- conditional create (the run lock) ----------------------------------------------------
+
+
+_S3_CLIENTS: dict = {}
+_S3_CLIENTS_LOCK = threading.Lock()
+
+
+def _s3_create_exclusive(bucket: str, key: str, data: bytes) -> bool:
+    """PutObject with If-None-Match: * (pyarrow cannot send it, hence botocore): S3 creates
+    the object only if no object has that key, atomically; 412 when one does."""
+    import botocore.config
+    import botocore.session
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    endpoint, region = _s3_settings(bucket)
+    try:
+        with _S3_CLIENTS_LOCK:  # a client is thread-safe, creating one is not (and takes ~0.1 s)
+            client = _S3_CLIENTS.get((endpoint, region))
+            if client is None:
+                settings = dict(s3={"addressing_style": "path"} if endpoint else {},  # as pyarrow does
+                                retries={"mode": "standard"}, connect_timeout=10, read_timeout=60)
+                try:  # botocore >= 1.36 adds checksums by default, which some S3-compatible stores refuse
+                    config = botocore.config.Config(**settings, request_checksum_calculation="when_required")
+                except TypeError:
+                    config = botocore.config.Config(**settings)
+                client = botocore.session.get_session().create_client("s3", endpoint_url=endpoint, region_name=region, config=config)
+                _S3_CLIENTS[(endpoint, region)] = client
+        client.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
+        return True
+    except ClientError as e:
+        status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = e.response.get("Error", {}).get("Code", "")
+        if status == 412 or code == "PreconditionFailed":
+            return False  # it exists
+        if status == 409 or code == "ConditionalRequestConflict":
+            return False  # another conditional create of it is in flight: the caller looks again
+        if status == 501 or code == "NotImplemented":
+            raise NotImplementedError(code) from None
+        raise OSError(errno.EIO, f"{code or status}: {e.response.get('Error', {}).get('Message', '')}".strip(": ")) from None
+    except BotoCoreError as e:
+        raise OSError(errno.EIO, str(e).splitlines()[0]) from None
+
+
+GCS_SCOPE = "https://www.googleapis.com/auth/devstorage.read_write"
+
+
+def _gcs_create_exclusive(bucket: str, key: str, data: bytes) -> bool:
+    """A JSON-API multipart upload with ifGenerationMatch=0: GCS creates the object only if
+    no live object has that name, atomically; 412 when one does. The emulator is reached
+    anonymously; real GCS with Google's default credentials (google-auth)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    emulator = _gcs_emulator()
+    headers = {}
+    if emulator:
+        base = f"{emulator[0]}://{emulator[1]}"
+    else:
+        base = "https://storage.googleapis.com"
+        try:
+            import google.auth
+            import google.auth.transport.requests
+
+            creds, _ = google.auth.default(scopes=[GCS_SCOPE])
+            creds.refresh(google.auth.transport.requests.Request())
+        except Exception as e:  # noqa: BLE001 - no credentials, no network: one line
+            raise OSError(errno.EACCES, f"no Google credentials for the lock ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        headers["Authorization"] = f"Bearer {creds.token}"
+    boundary = f"statgen-{secrets.token_hex(8)}"
+    body = b"".join([
+        f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(),
+        json.dumps({"name": key}).encode(),
+        f"\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n".encode(),
+        data,
+        f"\r\n--{boundary}--\r\n".encode(),
+    ])
+    url = f"{base}/upload/storage/v1/b/{urllib.parse.quote(bucket, safe='')}/o?uploadType=multipart&ifGenerationMatch=0"
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={**headers, "Content-Type": f"multipart/related; boundary={boundary}"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            resp.read()
+        return True
+    except urllib.error.HTTPError as e:
+        if e.code == 412:
+            return False  # it exists
+        raise OSError(errno.EIO, f"HTTP {e.code} {e.reason}") from None
+    except urllib.error.URLError as e:
+        raise OSError(errno.EIO, str(e.reason)) from None
 
 
 def _put(fs: pafs.FileSystem, path: str, buf: pa.Buffer, rel: str = "") -> None:

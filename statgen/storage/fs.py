@@ -280,7 +280,7 @@ class Store:
         Atomic against any other writer (the run lock): locally a private file linked into
         place (link() fails if the name exists); S3: PutObject with If-None-Match: *; GCS:
         an upload with ifGenerationMatch=0. An S3-compatible store that answers 501 to the
-        condition gets a check-then-write (not safe against a race)."""
+        condition, or ignores it, gets a check-then-write (not safe against a race)."""
         with self._errors("create", rel):
             path = self._path(rel)
             if self.is_local:
@@ -300,6 +300,8 @@ class Store:
                     tmp.unlink(missing_ok=True)
                 _fsync_dir(target.parent)
                 return True
+            if self.exists(rel):  # cheap, and a store that ignores the condition still stops a later run
+                return False
             bucket, key = path.split("/", 1)
             try:
                 return (_s3_create_exclusive if self._scheme == "s3" else _gcs_create_exclusive)(bucket, key, data)

@@ -5,6 +5,7 @@ The driver holds only per-shard metadata; workers write shards straight to stora
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -134,14 +135,14 @@ def keep_finished(out: Store, plans: list[ShardPlan], log_: ShardLog) -> dict[in
 
 
 def sweep_partials(out: Store) -> None:
-    """Remove the hidden partial files of shards whose writer died or was stopped (local stores;
-    on object storage, shards are staged on the worker's disk and nothing partial is visible)."""
-    if not out.is_local:
-        return
-    for sub in ("shards", "index"):
-        d = out.local_root / sub
-        for f in d.glob(".*.partial-*") if d.is_dir() else ():
-            f.unlink(missing_ok=True)
+    """Remove the hidden partial and temporary files of writers that died, failed or were
+    stopped: a shard's or index's partial file (local stores), the temporary of an atomic
+    write, or the hidden upload of a failed or interrupted one (object storage)."""
+    for sub in ("shards", "index", RUN_DIR, ""):
+        for rel in out.list_hidden(sub):
+            name = rel.rsplit("/", 1)[-1]
+            if ".partial-" in name or name.endswith(".tmp"):
+                out.delete(rel)
 
 
 class Progress:
@@ -411,7 +412,8 @@ def _generate_locked(job: Job, out: Store, identity: dict[str, Any], plans: list
                 stop_ray()  # no worker may still be writing when the partial files are swept
                 raise
             finally:
-                sweep_partials(out)
+                with contextlib.suppress(OSError):  # the storage may be what failed: keep that error
+                    sweep_partials(out)
         rate = progress.finish()
         acc = Acceptance()
         for _, extra in results.values():

@@ -15,7 +15,7 @@ _LOCAL_MENAGERIE = Path(__file__).resolve().parents[2] / "shared/assets/menageri
 if not os.environ.get("MENAGERIE_ROOT") and _LOCAL_MENAGERIE.exists():
     os.environ["MENAGERIE_ROOT"] = str(_LOCAL_MENAGERIE)
 
-pytest_plugins = ["s3_server"]
+pytest_plugins = ["s3_server", "gcs_server"]
 
 import functools  # noqa: E402
 

@@ -10,14 +10,20 @@ http or https from the URL's scheme), AWS_REGION / AWS_DEFAULT_REGION, and the u
 credential variables or instance profile. Without an endpoint or a region, pyarrow asks
 AWS for the bucket's region. The pyarrow filesystem is never pickled; it is rebuilt lazily.
 
+gs:// settings: Google's default credentials, or, with STORAGE_EMULATOR_HOST
+([http://]host:port, what Google's own client libraries honour), an emulator reached
+anonymously over plain HTTP.
+
 Atomicity. Local: a hidden temporary name in the same folder, fsync, os.replace. Object
-storage: one output stream, written by a single write() call and closed once (a single
-PutObject for objects under arrow's 10 MiB part size, else a multipart upload). An object
-appears only when its stream closes, and a process that dies before that leaves nothing.
-pyarrow has no abort: closing a stream, or dropping it (its destructor closes it), also
-publishes whatever was written so far. So all the data is checked and in hand before the
-stream opens, and the one write() call happens in C++ without the GIL, so an exception
-cannot fall between two writes.
+storage: the object is uploaded whole under a hidden temporary name (one output stream,
+one write() call, closed once), then copied server-side to its name (S3 CopyObject, GCS
+rewrite: the object appears whole or not at all) and the temporary removed. pyarrow has
+no abort: closing a stream, or dropping it (its destructor closes it), publishes whatever
+was written so far, so a write that fails half-way would publish a truncated object under
+the name being written. With the hidden temporary name, what a failed upload leaves is a
+hidden object, removed at once (or, if the process dies first, by the next --resume),
+which readers never list. A process that dies mid-upload leaves nothing: an object
+appears only when its stream closes.
 """
 
 from __future__ import annotations
@@ -28,15 +34,18 @@ import hashlib
 import io
 import os
 import pathlib
+import posixpath
 import re
 import secrets
 import shutil
 import tempfile
+import threading
 import urllib.parse
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from statgen import faults
 from statgen.errors import ConfigError
 
 CHUNK = 1 << 20
@@ -169,6 +178,14 @@ class Store:
         return sorted(f"{sub}/{i.base_name}" if sub else i.base_name for i in infos
                       if i.type == pafs.FileType.File and not i.base_name.startswith("."))
 
+    def list_hidden(self, subdir: str) -> list[str]:
+        """The hidden files directly under subdir (temporary and partial files), relative to the root."""
+        sub = subdir.strip("/")
+        with self._errors("list", sub):
+            infos = self.fs.get_file_info(pafs.FileSelector(self._path(sub), allow_not_found=True))
+        return sorted(f"{sub}/{i.base_name}" if sub else i.base_name for i in infos
+                      if i.type == pafs.FileType.File and i.base_name.startswith("."))
+
     def size(self, rel: str) -> int:
         with self._errors("stat", rel):
             info = self.fs.get_file_info(self._path(rel))
@@ -183,8 +200,8 @@ class Store:
         with self._errors("open", rel):
             if self.is_local:
                 return open(self._path(rel), "rb")
-            # Each read on a pyarrow S3 file is one ranged GET: buffer to keep reads large.
-            return io.BufferedReader(self.fs.open_input_file(self._path(rel)), CHUNK)
+            # Each read on a pyarrow S3 or GCS file is one ranged GET: buffer to keep reads large.
+            return io.BufferedReader(_ObjectReader(self.fs.open_input_file(self._path(rel))), CHUNK)
 
     def read_bytes(self, rel: str) -> bytes:
         with self.open_input(rel) as f, self._errors("read", rel):
@@ -221,7 +238,7 @@ class Store:
                     raise
                 _fsync_dir(target.parent)
             else:
-                _put(self.fs, self._path(rel), pa.py_buffer(view))
+                _put(self.fs, self._path(rel), pa.py_buffer(view), rel)
 
     def put_file(self, local_path: pathlib.Path, rel: str) -> None:
         """Publish a finished, staged local file under rel; the staged file is consumed
@@ -251,11 +268,49 @@ class Store:
                 _fsync_dir(target.parent)
             else:
                 if local_path.stat().st_size == 0:
-                    _put(self.fs, self._path(rel), pa.py_buffer(b""))
+                    _put(self.fs, self._path(rel), pa.py_buffer(b""), rel)
                 else:
                     with pa.memory_map(str(local_path)) as src:
-                        _put(self.fs, self._path(rel), src.read_buffer())
+                        _put(self.fs, self._path(rel), src.read_buffer(), rel)
                 local_path.unlink()
+
+    def create_exclusive(self, rel: str, data: bytes) -> bool:
+        """Create rel holding data, only if nothing is there; True when this call created it.
+
+        Atomic against any other writer (the run lock): locally a private file linked into
+        place (link() fails if the name exists); S3: PutObject with If-None-Match: *; GCS:
+        an upload with ifGenerationMatch=0. An S3-compatible store that answers 501 to the
+        condition, or ignores it, gets a check-then-write (not safe against a race)."""
+        with self._errors("create", rel):
+            path = self._path(rel)
+            if self.is_local:
+                target = pathlib.Path(path)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                # Not named like a temporary (.tmp), which sweep_partials removes.
+                tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.excl")
+                try:
+                    with open(tmp, "xb") as f:
+                        f.write(data)
+                        f.flush()
+                        os.fsync(f.fileno())
+                    os.link(tmp, target)
+                except FileExistsError:
+                    return False
+                finally:
+                    tmp.unlink(missing_ok=True)
+                _fsync_dir(target.parent)
+                return True
+            if self.exists(rel):  # cheap, and a store that ignores the condition still stops a later run
+                return False
+            bucket, key = path.split("/", 1)
+            try:
+                return (_s3_create_exclusive if self._scheme == "s3" else _gcs_create_exclusive)(bucket, key, data)
+            except NotImplementedError:
+                pass
+        if self.exists(rel):
+            return False
+        self.write_bytes(rel, data)
+        return True
 
     def delete(self, rel: str) -> None:
         """Remove one file; a missing one is fine."""
@@ -282,44 +337,218 @@ _PLAIN_OS_ERRORS = {OSError, FileNotFoundError, FileExistsError, PermissionError
                     IsADirectoryError, NotADirectoryError, TimeoutError, ConnectionError}
 
 
+class _ObjectReader(io.RawIOBase):
+    """A pyarrow object-storage input file as a raw stream that never asks for bytes at or
+    past the object's end: pyarrow's GCS file, sought or read there, asks GCS for a range
+    that starts at the end, which GCS answers with 416 (Range Not Satisfiable). Reads are
+    positional (read_at: one ranged GET each, as before); seeking only moves a number."""
+
+    def __init__(self, f):
+        self.f, self.end, self.pos = f, f.size(), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        k = min(len(b), self.end - self.pos)
+        if k <= 0:
+            return 0
+        data = self.f.read_at(k, self.pos)
+        memoryview(b).cast("B")[: len(data)] = data
+        self.pos += len(data)
+        return len(data)
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        new = pos + (0, self.pos, self.end)[whence]
+        if new < 0:
+            raise OSError(errno.EINVAL, f"negative seek position {new}")
+        self.pos = new
+        return new
+
+    def tell(self) -> int:
+        return self.pos
+
+    def close(self) -> None:
+        self.f.close()
+        super().close()
+
+
 def _reason(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror and not isinstance(e, pa.ArrowException):
         return e.strerror + (f" ({e.filename})" if e.filename else "")
     return str(e).splitlines()[0] if str(e) else type(e).__name__
 
 
-def _make_filesystem(scheme: str, bucket: str) -> pafs.FileSystem:
-    if scheme == "file":
-        return pafs.LocalFileSystem()
-    if scheme == "gs":
-        return pafs.FileSystem.from_uri(f"gs://{bucket}")[0]
-    kwargs: dict = {"allow_delayed_open": True}  # small objects: one PutObject at close
+def _gcs_emulator() -> tuple[str, str] | None:
+    """(scheme, host:port) of STORAGE_EMULATOR_HOST, or None when it is not set."""
+    emulator = os.environ.get("STORAGE_EMULATOR_HOST")
+    if not emulator:
+        return None
+    u = urllib.parse.urlsplit(emulator if "://" in emulator else f"http://{emulator}")
+    if u.scheme not in ("http", "https") or not u.netloc or u.path.strip("/"):
+        raise ConfigError(f"STORAGE_EMULATOR_HOST={emulator!r}: expected [http://]host:port")
+    return u.scheme, u.netloc
+
+
+def _s3_settings(bucket: str) -> tuple[str | None, str | None]:
+    """(endpoint URL, region) from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL and AWS_REGION /
+    AWS_DEFAULT_REGION. Plain AWS without a region asks for the bucket's; an endpoint of
+    its own without a region leaves it to the client's defaults."""
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
         u = urllib.parse.urlsplit(endpoint)
         if u.scheme not in ("http", "https") or not u.netloc or u.path.strip("/"):
             raise ConfigError(f"AWS_ENDPOINT_URL={endpoint!r}: expected http(s)://host[:port]")
-        kwargs.update(endpoint_override=u.netloc, scheme=u.scheme)
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region and not endpoint:  # plain AWS: ask for the bucket's region (what FileSystem.from_uri does)
+        region = pafs.resolve_s3_region(bucket)
+    return endpoint, region
+
+
+def _make_filesystem(scheme: str, bucket: str) -> pafs.FileSystem:
+    if scheme == "file":
+        return pafs.LocalFileSystem()
+    if scheme == "gs":
+        emulator = _gcs_emulator()
+        if emulator:
+            return pafs.GcsFileSystem(anonymous=True, endpoint_override=emulator[1], scheme=emulator[0])
+        return pafs.FileSystem.from_uri(f"gs://{bucket}")[0]
+    endpoint, region = _s3_settings(bucket)
+    kwargs: dict = {"allow_delayed_open": True}  # small objects: one PutObject at close
     if region:
         kwargs["region"] = region
-    elif not endpoint:  # plain AWS: ask for the bucket's region (what FileSystem.from_uri does)
-        kwargs["region"] = pafs.resolve_s3_region(bucket)
+    if endpoint:
+        u = urllib.parse.urlsplit(endpoint)
+        kwargs.update(endpoint_override=u.netloc, scheme=u.scheme)
     return pafs.S3FileSystem(**kwargs)
 
 
-def _put(fs: pafs.FileSystem, path: str, buf: pa.Buffer) -> None:
-    """One object, one stream, one write() call, closed once. No `with`: its __exit__
-    would close, and so publish, a stream that failed half-way."""
-    out = fs.open_output_stream(path)
+# -- conditional create (the run lock) ----------------------------------------------------
+
+
+_S3_CLIENTS: dict = {}
+_S3_CLIENTS_LOCK = threading.Lock()
+
+
+def _s3_create_exclusive(bucket: str, key: str, data: bytes) -> bool:
+    """PutObject with If-None-Match: * (pyarrow cannot send it, hence botocore): S3 creates
+    the object only if no object has that key, atomically; 412 when one does."""
+    import botocore.config
+    import botocore.session
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    endpoint, region = _s3_settings(bucket)
     try:
-        out.write(buf)
+        with _S3_CLIENTS_LOCK:  # a client is thread-safe, creating one is not (and takes ~0.1 s)
+            client = _S3_CLIENTS.get((endpoint, region))
+            if client is None:
+                settings = dict(s3={"addressing_style": "path"} if endpoint else {},  # as pyarrow does
+                                retries={"mode": "standard"}, connect_timeout=10, read_timeout=60)
+                try:  # botocore >= 1.36 adds checksums by default, which some S3-compatible stores refuse
+                    config = botocore.config.Config(**settings, request_checksum_calculation="when_required")
+                except TypeError:
+                    config = botocore.config.Config(**settings)
+                client = botocore.session.get_session().create_client("s3", endpoint_url=endpoint, region_name=region, config=config)
+                _S3_CLIENTS[(endpoint, region)] = client
+        client.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
+        return True
+    except ClientError as e:
+        status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = e.response.get("Error", {}).get("Code", "")
+        if status == 412 or code == "PreconditionFailed":
+            return False  # it exists
+        if status == 409 or code == "ConditionalRequestConflict":
+            return False  # another conditional create of it is in flight: the caller looks again
+        if status == 501 or code == "NotImplemented":
+            raise NotImplementedError(code) from None
+        raise OSError(errno.EIO, f"{code or status}: {e.response.get('Error', {}).get('Message', '')}".strip(": ")) from None
+    except BotoCoreError as e:
+        raise OSError(errno.EIO, str(e).splitlines()[0]) from None
+
+
+GCS_SCOPE = "https://www.googleapis.com/auth/devstorage.read_write"
+
+
+def _gcs_create_exclusive(bucket: str, key: str, data: bytes) -> bool:
+    """A JSON-API multipart upload with ifGenerationMatch=0: GCS creates the object only if
+    no live object has that name, atomically; 412 when one does. The emulator is reached
+    anonymously; real GCS with Google's default credentials (google-auth)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    emulator = _gcs_emulator()
+    headers = {}
+    if emulator:
+        base = f"{emulator[0]}://{emulator[1]}"
+    else:
+        base = "https://storage.googleapis.com"
+        try:
+            import google.auth
+            import google.auth.transport.requests
+
+            creds, _ = google.auth.default(scopes=[GCS_SCOPE])
+            creds.refresh(google.auth.transport.requests.Request())
+        except Exception as e:  # noqa: BLE001 - no credentials, no network: one line
+            raise OSError(errno.EACCES, f"no Google credentials for the lock ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        headers["Authorization"] = f"Bearer {creds.token}"
+    boundary = f"statgen-{secrets.token_hex(8)}"
+    body = b"".join([
+        f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(),
+        json.dumps({"name": key}).encode(),
+        f"\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n".encode(),
+        data,
+        f"\r\n--{boundary}--\r\n".encode(),
+    ])
+    url = f"{base}/upload/storage/v1/b/{urllib.parse.quote(bucket, safe='')}/o?uploadType=multipart&ifGenerationMatch=0"
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={**headers, "Content-Type": f"multipart/related; boundary={boundary}"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            resp.read()
+        return True
+    except urllib.error.HTTPError as e:
+        if e.code == 412:
+            return False  # it exists
+        raise OSError(errno.EIO, f"HTTP {e.code} {e.reason}") from None
+    except urllib.error.URLError as e:
+        raise OSError(errno.EIO, str(e.reason)) from None
+
+
+def _put(fs: pafs.FileSystem, path: str, buf: pa.Buffer, rel: str = "") -> None:
+    """Publish one object whole: upload it under a hidden temporary name (one stream, one
+    write() call, closed once), then copy it server-side to `path`. No `with` around the
+    stream: its __exit__ would close, and so publish, a stream that failed half-way."""
+    tmp = posixpath.join(posixpath.dirname(path), f".{posixpath.basename(path)}.{secrets.token_hex(4)}.tmp")
+    out = fs.open_output_stream(tmp)
+    try:
+        cut = faults.eio_cut("upload", rel, buf.size)  # None unless a fault test asks
+        if cut is None:
+            out.write(buf)
+        else:
+            out.write(buf.slice(0, cut))
+            raise faults.eio_error("upload", rel)
         out.close()
     except BaseException:
-        # Don't let the traceback keep the stream alive until interpreter exit: pyarrow
-        # finalises S3 in an atexit hook, and an S3 stream destroyed after that hangs.
+        # pyarrow has no abort: closing the stream publishes what it holds, under the
+        # hidden name, which is removed at once (or swept by the next --resume). Close
+        # it here rather than leave it to the destructor: the traceback would keep the
+        # stream alive, and pyarrow finalises S3 in an atexit hook, after which an S3
+        # stream that is destroyed hangs.
+        with contextlib.suppress(Exception):
+            out.close()
         del out
+        with contextlib.suppress(Exception):
+            fs.delete_file(tmp)
         raise
+    try:
+        fs.copy_file(tmp, path)  # server-side: `path` appears whole or not at all
+    finally:
+        with contextlib.suppress(Exception):
+            fs.delete_file(tmp)
 
 
 def _hidden_temp(target: pathlib.Path) -> pathlib.Path:

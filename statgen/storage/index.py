@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -9,7 +10,8 @@ from typing import Any, Callable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from statgen.storage.shards import file_sha256, partial_path
+from statgen import faults
+from statgen.storage.shards import partial_path
 
 STATE_COLUMNS = (
     ("ee_pos", ("x", "y", "z")),
@@ -53,8 +55,12 @@ def write_index(root: Path, name: str, rows: list[dict[str, Any]], *, publish: C
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = partial_path(final)
     try:
-        pq.write_table(pa.Table.from_pylist(rows), tmp)
-        sha = file_sha256(tmp)
+        buf = pa.BufferOutputStream()
+        pq.write_table(pa.Table.from_pylist(rows), buf)
+        data = buf.getvalue()
+        with open(tmp, "wb") as f:
+            faults.eio_writer(f, "index", name).write(data)  # f itself unless a fault test asks
+        sha = hashlib.sha256(data).hexdigest()
         if publish is None:
             os.replace(tmp, final)
         else:

@@ -95,9 +95,13 @@ def _pid_alive(pid: int) -> bool:
 class RunLock:
     """_run/lock, held while a generate runs: {pid, host, start}.
 
-    A lock whose process is dead (same host) is stale and taken over. Locally the lock is
-    created with O_EXCL; object storage has no such primitive here, so there it is a
-    check-then-write (good against a second run started by mistake, not against a race).
+    Taking it is one atomic create-if-absent (Store.create_exclusive): locally a file
+    linked into place, on S3 a PutObject with If-None-Match: *, on GCS an upload with
+    ifGenerationMatch=0. Of two runs racing for it, exactly one wins; the other is refused.
+    A lock whose process is dead (same host) is stale: it is deleted and the create tried
+    again. That takeover is not conditional (deleting someone else's fresh lock needs a
+    conditional delete), so two runs that take over the same stale lock at the same moment
+    can both win; a lock left by a dead run on another host is deleted by hand.
     """
 
     def __init__(self, store: Store):
@@ -106,47 +110,30 @@ class RunLock:
 
     def acquire(self) -> None:
         body = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "start": time.time()})
-        for _ in range(2):
-            if self._create(body):
+        for _ in range(3):
+            if self.store.create_exclusive(LOCK, body.encode()):
                 self.held = True
                 return
-            if self._stale():
+            try:
+                text = self.store.read_text(LOCK)
+            except FileNotFoundError:
+                continue  # released meanwhile: try again
+            if self._stale(text):
                 self.store.delete(LOCK)
                 continue
             raise ConfigError(
-                f"{self.store.uri}: another statgen generate holds {self.store.join(LOCK)} ({self.store.read_text(LOCK).strip()}); "
+                f"{self.store.uri}: another statgen generate holds {self.store.join(LOCK)} ({text.strip()}); "
                 "wait for it or stop it (a lock of a run that died on another host can be deleted by hand)"
             )
         raise RunError(f"cannot take the lock {self.store.join(LOCK)}")
 
-    def _create(self, body: str) -> bool:
-        if self.store.is_local:
-            # Write the body to a private file, then link it into place: the lock appears
-            # atomically with its content, and link() fails if another holder exists.
-            path = self.store.local_root / LOCK
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".lock.{os.getpid()}.{time.monotonic_ns()}")
-            tmp.write_text(body)
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                return False
-            finally:
-                tmp.unlink(missing_ok=True)
-            return True
-        if self.store.exists(LOCK):
-            return False
-        self.store.write_bytes(LOCK, body.encode())
-        return True
-
-    def _stale(self) -> bool:
+    @staticmethod
+    def _stale(text: str) -> bool:
         try:
-            info = json.loads(self.store.read_text(LOCK))
-        except FileNotFoundError:
-            return True  # released meanwhile
-        except json.JSONDecodeError:
+            info = json.loads(text)
+            return info.get("host") == socket.gethostname() and not _pid_alive(int(info.get("pid", -1)))
+        except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
             return False  # cannot tell: treat as held (the message says how to remove it)
-        return info.get("host") == socket.gethostname() and not _pid_alive(int(info.get("pid", -1)))
 
     def release(self) -> None:
         if self.held:

@@ -15,6 +15,8 @@ from typing import Callable
 
 import webdataset as wds
 
+from statgen import faults
+
 SHARD_PREFIX = "statgen-"
 FIXED_MTIME = 0  # reproducible tars
 TAR_USER = "statgen"
@@ -87,7 +89,7 @@ class ShardWriter:
     def __enter__(self) -> "ShardWriter":
         self.final.parent.mkdir(parents=True, exist_ok=True)
         self._f = open(self.tmp, "wb")
-        self._hf = _HashingFile(self._f)
+        self._hf = _HashingFile(faults.eio_writer(self._f, "shard", self.name))  # the file itself unless a fault test asks
         self._tw = wds.TarWriter(self._hf, encoder=False, mtime=FIXED_MTIME, user=TAR_USER, group=TAR_USER, mode=0o444)
         return self
 
@@ -122,10 +124,3 @@ class ShardWriter:
                 self.tmp.unlink(missing_ok=True)
         self.info = ShardInfo(self.name, self.first_index, self.count, self._hf.n, self._hf.h.hexdigest())
 
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -595,16 +595,37 @@ def _generate_locked(job: Job, out: Store, identity: dict[str, Any], plans: list
             created = not out.exists(RUN_JSON)
             try:
                 return _write(job, out, identity, plans, session=session, report=report)
-            except BaseException:
-                if created and _nothing_finished(out):
-                    session.stop()  # no worker may still be writing
-                    remove_dataset_files(out)
+            except BaseException as e:
+                if created and _nothing_finished(out) and _remove_run(out, session):
                     report.removed = True
+                    if isinstance(e, StatgenError):
+                        raise _nothing_kept(e) from None
                 raise
     except BaseException:
         if report.removed:
             _remove_empty_dirs(out, new_dirs)  # after the lock is released
         raise
+
+
+def _remove_run(out: Store, session: RaySession) -> bool:
+    """Remove what a run that finished nothing had created. False when that failed (e.g. on the
+    storage that just failed): then everything stays, and --resume can continue it."""
+    try:
+        session.stop()  # no worker may still be writing
+        remove_dataset_files(out)
+        return True
+    except Exception:
+        return False
+
+
+def _nothing_kept(e: StatgenError) -> StatgenError:
+    """The same error, its advice made true for a run whose files were removed: not "finished
+    shards are kept: ... rerun with --resume" but "nothing was kept: ... run the command again"."""
+    msg = re.sub(r"finished shards are kept: (.*?)rerun with --resume", r"nothing was finished, so nothing was kept: \1run the command again", str(e))
+    try:
+        return type(e)(msg)
+    except TypeError:
+        return e
 
 
 def _nothing_finished(out: Store) -> bool:

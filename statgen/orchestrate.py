@@ -567,7 +567,7 @@ def _generate(cfg: GenerateConfig, guard: SignalGuard, report: RunReport) -> dic
     report.out = out
     identity = run_identity(job)
     check_out(out, identity, resume=cfg.resume, overwrite=cfg.overwrite)
-    report.dataset_exists = out.exists(RUN_JSON)
+    report.dataset_exists = out.exists(RUN_JSON) and not cfg.overwrite  # an old dataset to overwrite is not this run's
     plans = plan_shards(cfg.n, cfg.shard_size)
     new_dirs = _new_dirs(out)  # before anything is written
     if cfg.resume and out.exists("dataset.json"):
@@ -591,7 +591,6 @@ def _generate_locked(job: Job, out: Store, identity: dict[str, Any], plans: list
         with RunLock(out):
             if job.config.overwrite:
                 remove_dataset_files(out)  # under the lock: no other run is writing into it
-                report.dataset_exists = False
             created = not out.exists(RUN_JSON)
             try:
                 return _write(job, out, identity, plans, session=session, report=report)

@@ -20,7 +20,7 @@ if not os.environ.get("MUJOCO_GL", "").strip():
 __version__ = "0.1.0"
 
 from statgen.config import GenerateConfig, RenderSettings, build_config, load_pipeline  # noqa: E402
-from statgen.errors import ConfigError, RunError, StatgenError, VerifyError  # noqa: E402
+from statgen.errors import ConfigError, Interrupted, RunError, StatgenError, VerifyError  # noqa: E402
 
 
 def generate(config: GenerateConfig) -> dict:
@@ -31,6 +31,6 @@ def generate(config: GenerateConfig) -> dict:
 
 
 __all__ = [
-    "ConfigError", "GenerateConfig", "RenderSettings", "RunError", "StatgenError", "VerifyError",
+    "ConfigError", "GenerateConfig", "Interrupted", "RenderSettings", "RunError", "StatgenError", "VerifyError",
     "build_config", "generate", "load_pipeline", "__version__",
 ]

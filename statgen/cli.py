@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from statgen.errors import StatgenError
+from statgen.errors import Interrupted, StatgenError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -33,6 +31,7 @@ def generate(
     assets: Optional[str] = typer.Option(None, help="Folder with Menagerie-layout robot models."),
     address: Optional[str] = typer.Option(None, help="Join an existing Ray cluster (e.g. ray://host:10001 or auto)."),
     resume: bool = typer.Option(False, "--resume", help="Continue a stopped run in --out."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the statgen dataset in --out (never a folder that is not one)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress on stderr."),
 ) -> None:
     """Generate a dataset: shards/, index/, _run/ and dataset.json under --out."""
@@ -40,7 +39,7 @@ def generate(
     from statgen.orchestrate import generate as run
 
     values = load_pipeline(pipeline) if pipeline else {}
-    if resume and robot is None and pipeline is None and out is not None:
+    if resume and not overwrite and robot is None and pipeline is None and out is not None:
         from statgen.orchestrate import config_of_run
 
         values = config_of_run(out)  # `--resume --out DIR` continues with the run's own config
@@ -48,16 +47,23 @@ def generate(
     values.update({k: v for k, v in flags.items() if v is not None})
     if cameras is not None:
         values["cameras"] = tuple(c.strip() for c in cameras.split(",") if c.strip())
-    values["resume"], values["progress"] = resume, not quiet
+    values["resume"], values["overwrite"], values["progress"] = resume, overwrite, not quiet
     ds = run(build_config(values))
     out_dir = values.get("out") or f"data/{ds['robot']}"
-    rate = ds.get("samples_per_second")
-    acc = ds["acceptance"]
-    typer.echo(
-        f"wrote {ds['samples']} samples in {len(ds['shards'])} shards to {out_dir}"
-        + (f" at {rate:.1f} samples/s" if rate else "")
-        + f" (accepted {acc['accepted']} of {acc['drawn']} draws)"
-    )
+    rate, acc, did = ds.get("samples_per_second"), ds["acceptance"], ds["run"]
+    if did["already_complete"]:
+        typer.echo(f"nothing to do: {ds['samples']} samples already complete in {out_dir} ({_shards(len(ds['shards']))}, checksums verified)")
+        return
+    wrote = f"wrote {did['written_samples']} samples in {_shards(did['written_shards'])}"
+    if did["kept_shards"]:
+        wrote = f"resumed {out_dir}: kept {did['kept_samples']} samples in {_shards(did['kept_shards'], 'finished ')}, {wrote}; {ds['samples']} samples in all"
+    else:
+        wrote += f" to {out_dir}"
+    typer.echo(wrote + (f" at {rate:.1f} samples/s" if rate else "") + f" (accepted {acc['accepted']} of {acc['drawn']} draws)")
+
+
+def _shards(k: int, kind: str = "") -> str:
+    return f"{k} {kind}shard{'' if k == 1 else 's'}"
 
 
 @app.command()
@@ -101,15 +107,13 @@ def robots() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: user mistakes print one line and exit 2; failures while running exit 1."""
-
-    def on_sigterm(signum, frame):  # a cancelled job: unwind like Ctrl-C (lock released, Ray stopped)
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, on_sigterm)
+    """Entry point: user mistakes print one line and exit 2; failures while running exit 1; a
+    generate stopped by SIGINT/SIGTERM exits 130/143 (statgen.generate handles those signals)."""
     try:
-        app(args=argv, standalone_mode=False)
+        rv = app(args=argv, standalone_mode=False)
+    except Interrupted as e:
+        print(f"statgen: {e}", file=sys.stderr)
+        return e.exit_code
     except StatgenError as e:
         print(f"statgen: error: {e}", file=sys.stderr)
         return e.exit_code
@@ -123,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"statgen: error: {' '.join(msg.split())} (see {where})", file=sys.stderr)
         return 2
     except (typer.Abort, KeyboardInterrupt):
-        print("statgen: interrupted; finished shards are kept: rerun with --resume", file=sys.stderr)
+        print("statgen: interrupted", file=sys.stderr)
         return 130
     except typer.Exit as e:
         return e.exit_code
@@ -132,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         print(f"statgen: error: {e.strerror or e}{f' ({e.filename})' if e.filename else ''}", file=sys.stderr)
         return 1
+    if isinstance(rv, int) and rv:  # typer returns an exit code instead of raising (standalone_mode=False)
+        if rv == 130:  # its translation of KeyboardInterrupt (Ctrl-C in a command other than generate)
+            print("statgen: interrupted", file=sys.stderr)
+        return rv
     return 0
 
 

@@ -545,12 +545,13 @@ class GenerateConfig:
     assets: str | None = None
     address: str | None = None
     resume: bool = False
+    overwrite: bool = False  # replace the statgen dataset in `out`
     progress: bool = True
 
     def identity(self) -> dict[str, Any]:
         """The fields that change the data (DESIGN.md, 'run identity'), JSON-ready with sorted keys."""
         d = dataclasses.asdict(self)
-        for k in ("out", "workers", "assets", "address", "resume", "progress", "pipeline"):
+        for k in ("out", "workers", "assets", "address", "resume", "overwrite", "progress", "pipeline"):
             d.pop(k)
         d["schema"] = SAMPLE_SCHEMA
         return json.loads(json.dumps(d, sort_keys=True))
@@ -605,7 +606,7 @@ FIELD_KINDS = {
     "robot": "str", "n": "int", "task": "str", "seed": "int", "shard_size": "int", "cameras": "list[str]",
     "image_format": "str", "jpeg_quality": "int", "depth": "bool", "seg": "bool", "require_visible": "bool",
     "max_draws_per_sample": "int", "out": "str", "workers": "int", "assets": "str", "address": "str",
-    "resume": "bool", "progress": "bool", "pipeline": "str",
+    "resume": "bool", "overwrite": "bool", "progress": "bool", "pipeline": "str",
     "render.shadows": "bool", "render.reflections": "bool", "render.multisample": "int", "render.visual_reduction": "float",
 }
 
@@ -613,6 +614,7 @@ FIELD_KINDS = {
 def build_config(values: dict[str, Any]) -> GenerateConfig:
     """GenerateConfig from flat values (pipeline defaults merged with flags), validated."""
     values = {k: v for k, v in values.items() if v is not None}
+    _resume_or_overwrite(values.get("resume"), values.get("overwrite"))  # before "no robot": --resume may have no --robot
     if "robot" not in values:
         raise ConfigError("no robot given: pass --robot NAME (e.g. --robot franka) or a --pipeline that sets it")
     if "n" not in values:
@@ -628,6 +630,11 @@ def build_config(values: dict[str, Any]) -> GenerateConfig:
     cfg = GenerateConfig(render=render, **values)
     validate(cfg)
     return cfg
+
+
+def _resume_or_overwrite(resume: Any, overwrite: Any) -> None:
+    if resume is True and overwrite is True:
+        raise ConfigError("--resume and --overwrite exclude each other: --resume continues the dataset in --out, --overwrite replaces it")
 
 
 def validate(cfg: GenerateConfig) -> None:
@@ -654,6 +661,7 @@ def validate(cfg: GenerateConfig) -> None:
         raise ConfigError(f"cameras: expected a list that includes 'front', got {list(cfg.cameras)}")
     if len(set(cfg.cameras)) != len(cfg.cameras):
         raise ConfigError(f"cameras: expected unique names, got {list(cfg.cameras)}")
+    _resume_or_overwrite(cfg.resume, cfg.overwrite)
     if cfg.workers is not None and cfg.workers < 1:
         raise ConfigError(f"--workers: expected a positive integer, got {cfg.workers}")
 

@@ -26,3 +26,13 @@ class VerifyError(StatgenError):
 
     exit_code = 1
 
+
+
+class Interrupted(StatgenError):
+    """`generate` was stopped by SIGINT (Ctrl-C) or SIGTERM. Exit code 128 + the signal number:
+    130 for SIGINT, 143 for SIGTERM (the shell's convention for a process a signal ended)."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum

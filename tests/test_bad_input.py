@@ -448,7 +448,362 @@ def test_mujoco_gl_check_accepts_what_mujoco_accepts():
 
 
 
+def _plain_tcp_server():
+    """Something that listens but is not Ray: accepts, answers like a confused HTTP server, hangs up.
+    On every interface, since Ray replaces 127.0.0.1 by this host's own address."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("0.0.0.0", 0))
+    srv.listen(16)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(1.0)
+                try:
+                    conn.recv(1024)
+                    conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv, f"127.0.0.1:{srv.getsockname()[1]}"
+
+
+def _blackholed_port():
+    """A loopback port whose accept queue is full: the kernel drops further SYNs, as a blackholed host does."""
+    import socket
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(0)
+    filler = socket.create_connection(srv.getsockname(), timeout=5)  # takes the one queue slot
+    return (srv, filler), f"127.0.0.1:{srv.getsockname()[1]}"
+
+
+def _closed_port():
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    return (), f"127.0.0.1:{port}"
+
+
+ADDRESSES = {"listening but not Ray": _plain_tcp_server, "blackholed": _blackholed_port, "closed port": _closed_port}
+
+
+@pytest.mark.parametrize("case", sorted(ADDRESSES))
+def test_unreachable_address_is_one_line_without_ray_noise(case, tmp_path):
+    """Row 15: only statgen's line reaches stderr (none of Ray's gcs_client retries), exit 2, quickly."""
+    from conftest import run_cli
+
+    keep, address = ADDRESSES[case]()
+    out = tmp_path / "out"
+    try:
+        p = run_cli("generate", "--robot", "franka", "--n", "4", "--out", str(out), "--quiet", "--address", address, check=False, timeout=120)
+    finally:
+        for s in keep if isinstance(keep, tuple) else (keep,):
+            s.close()
+    line = assert_one_line(p.stderr, p.returncode, 2)
+    assert address in line and "--address" in line
+    assert not out.exists()
+
+
 # --------------------------------------------------------------------------- signals and run lifecycle (rows 1-3, 11, 16, 17)
+
+
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+from conftest import E2E_SHARD, run_cli  # noqa: E402
+
+RUN_TIMEOUT_S = 300
+LONG_N = 6 * E2E_SHARD  # 6 shards on one worker: a signal sent after the first is recorded lands mid-run
+
+
+def _generate(out: Path, *extra: str, n: int = LONG_N) -> subprocess.Popen:
+    """`statgen generate` in a subprocess that leads its own process group (so the group can be signalled)."""
+    args = ["generate", "--robot", "franka", "--n", str(n), "--shard-size", str(E2E_SHARD), "--workers", "1", "--out", str(out), "--quiet", *extra]
+    return subprocess.Popen([sys.executable, "-m", "statgen.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+
+
+def _wait_first_shard(p: subprocess.Popen, out: Path) -> None:
+    jsonl = out / "_run/shards.jsonl"
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while time.monotonic() < deadline and p.poll() is None:
+        if jsonl.exists() and jsonl.read_text().strip():
+            return
+        time.sleep(0.02)
+    p.kill()
+    raise AssertionError(f"no shard recorded before the run ended (exit {p.poll()}): {p.communicate()[1][-2000:]}")
+
+
+def _recorded(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "_run/shards.jsonl").read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("sig,code", [("SIGINT", 130), ("SIGTERM", 143)])
+@pytest.mark.parametrize("target", ["process", "group"])
+def test_signal_stops_generate_cleanly_and_resume_completes(sig, code, target, tmp_path):
+    """Rows 1, 2 (and 16 for the resume): Ctrl-C (SIGINT) or SIGTERM, to the driver or to its whole
+    process group, exits 130/143 with one line naming --resume, no Ray dump, nothing half-written,
+    the lock released and the finished shards kept; --resume then completes, says what it kept,
+    ends its progress at 100%, and verify accepts the dataset."""
+    out = tmp_path / "ds"
+    p = _generate(out)
+    _wait_first_shard(p, out)
+    signum = getattr(signal, sig)
+    os.killpg(p.pid, signum) if target == "group" else p.send_signal(signum)
+    _, err = p.communicate(timeout=RUN_TIMEOUT_S)
+    line = assert_one_line(err, p.returncode, code)
+    assert "--resume" in line and sig in line, line
+    assert half_written(out) == []  # no partial shard, no lock
+    assert not (out / "dataset.json").exists()
+    recorded = _recorded(out)
+    assert 1 <= len(recorded) < LONG_N // E2E_SHARD
+    for shard in recorded:  # the finished shards are kept, intact
+        assert (out / shard["name"]).stat().st_size == shard["bytes"]
+
+    r = run_cli("generate", "--resume", "--out", str(out), timeout=RUN_TIMEOUT_S)  # with progress
+    assert f"kept {sum(s['samples'] for s in recorded)} samples in {len(recorded)} finished shard" in r.stdout, r.stdout  # row 16
+    assert "wrote" in r.stdout and "resuming" in r.stderr
+    counts = [int(x.split("/")[0].split()[-1]) for x in r.stderr.replace("\r", "\n").splitlines() if " samples (" in x]
+    assert counts and counts == sorted(counts) and counts[-1] == LONG_N, r.stderr  # monotone, ending at n (100%)
+    assert f"{LONG_N}/{LONG_N} samples (100%)" in r.stderr
+    assert run_cli("verify", str(out)).returncode == 0
+    assert json.loads((out / "dataset.json").read_text())["samples"] == LONG_N
+
+
+def _psutil():
+    import ray  # noqa: F401  (puts Ray's bundled psutil on sys.path when psutil is not installed)
+    import psutil
+
+    return psutil
+
+
+def test_sigkill_of_the_driver_leaves_no_process_of_the_run(tmp_path):
+    """Row 3: every process of the run (Ray's GCS, raylet, agents, workers) is gone within 10 s of
+    SIGKILL to the driver alone."""
+    psutil = _psutil()
+    out = tmp_path / "ds"
+    p = _generate(out)
+    _wait_first_shard(p, out)
+    procs = psutil.Process(p.pid).children(recursive=True)
+    names = {q.pid: q.name() for q in procs}
+    assert any("raylet" in n for n in names.values()), names
+    p.send_signal(signal.SIGKILL)
+    p.communicate(timeout=60)
+
+    def alive() -> list[str]:
+        out = []
+        for q in procs:
+            try:
+                if q.is_running() and q.status() != psutil.STATUS_ZOMBIE:
+                    out.append(f"{q.pid} {names[q.pid]}")
+            except psutil.NoSuchProcess:
+                pass
+        return out
+
+    deadline = time.monotonic() + 10.0
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = alive()
+    for q in procs:  # do not leak them into the rest of the suite either way
+        try:
+            q.kill()
+        except psutil.Error:
+            pass
+    assert left == [], f"still alive 10 s after the driver was killed: {left}"
+
+
+def _blind_task(tmp_path: Path) -> str:
+    """A task whose front camera looks away from the robot: no configuration can be accepted."""
+    return _task(tmp_path, TABLETOP.replace("target = [0.05, 0.0, 1.12]", "target = [3.0, 0.0, 1.5]"))
+
+
+@pytest.mark.parametrize("existed", [False, True], ids=["new folder", "existing empty folder"])
+def test_run_failing_before_any_shard_leaves_nothing(existed, tmp_path):
+    """Row 11: a run that fails before its first shard is finished removes what it created: no _run/,
+    no shards/, and no --out folder if there was none. A rerun then starts afresh."""
+    out = tmp_path / "parent" / "out"
+    if existed:
+        out.mkdir(parents=True)
+    p = run_cli("generate", "--robot", "franka", "--n", "16", "--shard-size", "8", "--workers", "1", "--task", _blind_task(tmp_path),
+                "--out", str(out), "--quiet", check=False, timeout=RUN_TIMEOUT_S)
+    line = assert_one_line(p.stderr, p.returncode, 1)
+    assert "no feasible configuration" in line
+    if existed:
+        assert out.is_dir() and list(out.iterdir()) == []
+    else:
+        assert not (tmp_path / "parent").exists()
+
+
+def test_overwrite_and_resume_together_are_a_usage_error(tmp_path, capsys):
+    out = tmp_path / "out"
+    for args in (["--robot", "franka", "--n", "4"], []):  # also `--resume --out DIR` with the run's own config
+        code = main(["generate", *args, "--out", str(out), "--resume", "--overwrite", "--quiet"])
+        line = assert_one_line(capsys.readouterr().err, code, 2)
+        assert "--overwrite" in line and "--resume" in line
+    assert not out.exists()
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_dataset(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    (out / "_run").mkdir()  # even one that looks a little like a dataset
+    code = main(["generate", "--robot", "franka", "--n", "4", "--out", str(out), "--overwrite", "--quiet"])
+    line = assert_one_line(capsys.readouterr().err, code, 2)
+    assert "not a statgen dataset" in line
+    assert (out / "thesis.tex").read_text() == "precious" and sorted(p.name for p in out.iterdir()) == ["_run", "thesis.tex"]
+
+
+def test_overwrite_replaces_a_dataset(dataset_2w, tmp_path):
+    """Row 11: --overwrite replaces a statgen dataset (another config: seed 7), keeps files that are
+    not the dataset's, and the result verifies."""
+    out = tmp_path / "ds"
+    shutil.copytree(dataset_2w, out)
+    (out / "preview.png").write_bytes(b"not statgen's")
+    p = run_cli("generate", "--robot", "franka", "--n", "16", "--shard-size", "8", "--workers", "1", "--seed", "7", "--out", str(out),
+                "--overwrite", "--quiet", timeout=RUN_TIMEOUT_S)
+    assert p.stderr == ""
+    ds = json.loads((out / "dataset.json").read_text())
+    assert ds["seed"] == 7 and ds["samples"] == 16
+    assert sorted(q.name for q in (out / "shards").iterdir()) == ["statgen-000000.tar", "statgen-000001.tar"]
+    assert (out / "preview.png").read_bytes() == b"not statgen's"
+    assert half_written(out) == []
+    assert run_cli("verify", str(out)).returncode == 0
+
+
+def test_overwrite_takes_the_lock_first(dataset_2w, tmp_path):
+    """--overwrite of a dataset another live run holds is refused, and nothing is deleted."""
+    out = tmp_path / "ds"
+    shutil.copytree(dataset_2w, out)
+    import socket
+
+    (out / "_run/lock").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "start": time.time()}))
+    before = {q: q.read_bytes() for q in out.rglob("*") if q.is_file()}
+    p = run_cli("generate", "--robot", "franka", "--n", "16", "--shard-size", "8", "--workers", "1", "--out", str(out), "--overwrite", "--quiet",
+                check=False, timeout=RUN_TIMEOUT_S)
+    line = assert_one_line(p.stderr, p.returncode, 2)
+    assert "another statgen generate holds" in line
+    assert {q: q.read_bytes() for q in out.rglob("*") if q.is_file()} == before
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _drawn(text: str) -> list[str]:
+    return [x for x in text.replace("\r", "\n").splitlines() if " samples (" in x]
+
+
+@pytest.mark.parametrize("tty", [True, False], ids=["terminal", "log file"])
+def test_progress_is_monotone_and_ends_at_100_percent(tty):
+    """Row 16: worker polls can dip (a shard's samples move from "partial" to "finished" between two
+    polls) or stall below the total; the line never goes back and ends at n/n (100%)."""
+    import io
+
+    from statgen.orchestrate import Progress
+
+    stream, clock = io.StringIO(), _Clock()
+    prog = Progress(total=2000, done=0, label="statgen franka", stream=stream, tty=tty, clock=clock)
+    for done in (100, 384, 250, 900, 1750):  # 250: the dip seen on a terminal
+        clock.t += 11.0
+        prog.update(done)
+    clock.t += 11.0
+    rate = prog.finish(2000)
+    counts = [int(x.split("/")[0].split()[-1]) for x in _drawn(stream.getvalue())]
+    assert counts == [100, 384, 384, 900, 1750, 2000]
+    assert _drawn(stream.getvalue())[-1].startswith("statgen franka: 2000/2000 samples (100%)")
+    assert stream.getvalue().endswith("\n")
+    assert rate == pytest.approx(2000 / 66.0)
+
+
+def test_progress_of_a_resumed_run_counts_from_the_kept_samples():
+    import io
+
+    from statgen.orchestrate import Progress
+
+    stream, clock = io.StringIO(), _Clock()
+    prog = Progress(total=3000, done=1000, label="statgen franka", stream=stream, tty=False, clock=clock)
+    prog.note("resuming data/franka: kept 1 finished shard(s) (1000 samples), writing 2 more")
+    clock.t += 5.0
+    prog.update(1500)  # within 10 s of the last line: not printed to a log file
+    clock.t += 5.0
+    assert prog.finish(3000) == pytest.approx(200.0)  # rate of this run's samples only
+    lines = stream.getvalue().splitlines()
+    assert lines == ["statgen franka: resuming data/franka: kept 1 finished shard(s) (1000 samples), writing 2 more",
+                     "statgen franka: 3000/3000 samples (100%)  200.0 samples/s  ETA 0m00s"]
+
+
+def test_progress_disabled_writes_nothing():
+    import io
+
+    from statgen.orchestrate import Progress
+
+    stream = io.StringIO()
+    prog = Progress(total=10, done=0, label="x", enabled=False, stream=stream, tty=True, clock=_Clock())
+    prog.update(5, force=True)
+    prog.note("hello")
+    prog.finish(10)
+    assert stream.getvalue() == ""
+
+
+def test_resume_of_a_finished_dataset_does_nothing_without_ray(dataset_2w, tmp_path, capsys, monkeypatch):
+    """Row 17: the checksums are checked against dataset.json and shards.jsonl, Ray is not started,
+    nothing is written, and the signal handlers are as they were."""
+    from statgen import orchestrate
+
+    out = tmp_path / "ds"
+    shutil.copytree(dataset_2w, out)
+    before = {q: (q.read_bytes(), q.stat().st_mtime_ns) for q in out.rglob("*") if q.is_file()}
+
+    def no_ray(*a, **k):
+        raise AssertionError("Ray was started")
+
+    monkeypatch.setattr(orchestrate.RaySession, "start", no_ray)
+    handlers = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    code = main(["generate", "--resume", "--out", str(out)])
+    std = capsys.readouterr()
+    assert code == 0, std.err
+    assert std.out.strip().startswith("nothing to do: 24 samples already complete"), std.out
+    assert std.err == ""
+    assert {q: (q.read_bytes(), q.stat().st_mtime_ns) for q in out.rglob("*") if q.is_file()} == before
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+
+
+@pytest.mark.parametrize("damage", ["shard", "index"])
+def test_resume_of_a_damaged_finished_dataset_repairs_it(damage, dataset_2w, tmp_path):
+    """Row 17: one damaged file in a finished dataset: --resume does a real resume and rewrites it."""
+    out = tmp_path / "ds"
+    shutil.copytree(dataset_2w, out)
+    victim = out / ("shards/statgen-000001.tar" if damage == "shard" else "index/statgen-000001.parquet")
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    victim.write_bytes(bytes(data))
+    p = run_cli("generate", "--resume", "--out", str(out), "--quiet", timeout=RUN_TIMEOUT_S)
+    assert p.stdout.startswith(f"resumed {out}: kept 16 samples in 2 finished shards, wrote 8 samples in 1 shard"), p.stdout
+    assert victim.read_bytes() == (dataset_2w / victim.relative_to(out)).read_bytes()
+    assert run_cli("verify", str(out)).returncode == 0
 
 
 # --------------------------------------------------------------------------- storage faults (EIO, GCS, the lock)

@@ -124,19 +124,6 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, tmp_path, capsys):
-    out = tmp_path / "out"
-    code = main(["generate", *BAD[case](tmp_path), "--out", str(out), "--quiet"])
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("statgen: error: ")
-    assert "Traceback" not in err
-    assert not out.exists()
-
-
-@pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_generate_input_is_one_line_exit_2_and_writes_nothing(case, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["generate", *BAD[case](tmp_path), "--out", str(out), "--quiet"])

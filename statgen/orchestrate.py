@@ -19,7 +19,8 @@ import time
 from typing import IO, Any, Callable
 
 from statgen import __version__
-from statgen.config import DATASET_SCHEMA, GenerateConfig, load_robot, load_task
+from statgen.config import GenerateConfig, load_robot, load_task
+from statgen.config.settings import DATASET_SCHEMA
 from statgen.core.rosa import BINS, DIMS
 from statgen.errors import ConfigError, Interrupted, RunError, StatgenError
 from statgen.faults import maybe_kill

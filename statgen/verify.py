@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from statgen.config import RenderSettings, _rosa_ranges, robot_from_dict, task_from_dict
+from statgen.config import RenderSettings, robot_from_dict, task_from_dict
+from statgen.config.check import rosa_ranges as _rosa_ranges
 from statgen.core import rosa
 from statgen.errors import ConfigError, StatgenError, VerifyError
 from statgen.orchestrate import RUN_JSON, _diff
@@ -89,7 +90,7 @@ class _FK:
         cfg = ds["config"]
         try:  # the robot and scene as they were when the data was made (not today's TOML files)
             robot, task = robot_from_dict(ds["robot_spec"]), task_from_dict(ds["task_spec"])
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, ConfigError) as e:
             raise VerifyError(f"dataset.json: robot_spec or task_spec is malformed ({type(e).__name__}: {e})") from None
         try:
             model = resolve_model(robot, assets_dir=assets_dir)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
+from statgen.config.settings import FLAGS
 from statgen.errors import Interrupted, StatgenError
 
 app = typer.Typer(
@@ -17,39 +19,20 @@ app = typer.Typer(
 )
 
 
-@app.command()
-def generate(
-    robot: Optional[str] = typer.Option(None, help="Robot name (see `statgen robots`) or a robot .toml path."),
-    n: Optional[int] = typer.Option(None, "--n", help="Number of samples."),
-    out: Optional[str] = typer.Option(None, help="Output folder [default: ./data/<robot>]."),
-    seed: Optional[int] = typer.Option(None, help="Seed [default: 0]."),
-    workers: Optional[int] = typer.Option(None, help="Ray workers [default: the number of CPUs]."),
-    shard_size: Optional[int] = typer.Option(None, help="Samples per shard [default: 1000]."),
-    task: Optional[str] = typer.Option(None, help="Scene name or .toml path [default: tabletop]."),
-    pipeline: Optional[str] = typer.Option(None, help="Pipeline name or .toml path; flags override it."),
-    cameras: Optional[str] = typer.Option(None, help="Comma-separated cameras, e.g. front,wrist [default: front]."),
-    assets: Optional[str] = typer.Option(None, help="Folder with Menagerie-layout robot models."),
-    address: Optional[str] = typer.Option(None, help="Join an existing Ray cluster (e.g. ray://host:10001 or auto)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue a stopped run in --out."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the statgen dataset in --out (never a folder that is not one)."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress on stderr."),
-) -> None:
+def generate(**given: Any) -> None:
     """Generate a dataset: shards/, index/, _run/ and dataset.json under --out."""
     from statgen.config import build_config, load_pipeline
     from statgen.orchestrate import generate as run
 
+    flags = {_GENERATE_OPTIONS[p].key: (None if v is False else v) for p, v in given.items()}  # False: a bool flag not given
+    pipeline, out = flags.pop("pipeline"), flags.get("out")
     values = load_pipeline(pipeline) if pipeline else {}
-    if resume and not overwrite and robot is None and pipeline is None and out is not None:
+    if flags.get("resume") and not flags.get("overwrite") and flags.get("robot") is None and pipeline is None and out is not None:
         from statgen.orchestrate import config_of_run
 
         values = config_of_run(out)  # `--resume --out DIR` continues with the run's own config
-    flags = dict(robot=robot, n=n, out=out, seed=seed, workers=workers, shard_size=shard_size, task=task, assets=assets, address=address)
-    values.update({k: v for k, v in flags.items() if v is not None})
-    if cameras is not None:
-        values["cameras"] = tuple(c.strip() for c in cameras.split(",") if c.strip())
-    values["resume"], values["overwrite"], values["progress"] = resume, overwrite, not quiet
-    ds = run(build_config(values))
-    out_dir = values.get("out") or f"data/{ds['robot']}"
+    ds = run(build_config(values, flags=flags))
+    out_dir = out or f"data/{ds['robot']}"
     rate, acc, did = ds.get("samples_per_second"), ds["acceptance"], ds["run"]
     if did["already_complete"]:
         typer.echo(f"nothing to do: {ds['samples']} samples already complete in {out_dir} ({_shards(len(ds['shards']))}, checksums verified)")
@@ -60,6 +43,33 @@ def generate(
     else:
         wrote += f" to {out_dir}"
     typer.echo(wrote + (f" at {rate:.1f} samples/s" if rate else "") + f" (accepted {acc['accepted']} of {acc['drawn']} draws)")
+
+
+_METAVARS = {"int": "<int>", "float": "<float>", "str": "<str>", "list[str]": "<a,b>"}
+
+
+def _options(declared: dict) -> dict[str, Any]:
+    """`statgen generate`'s options, generated from the settings declared with a flag
+    (statgen.config.settings): parameter name -> the setting's declaration."""
+    return {d.key.replace(".", "_"): d for d in declared.values()}
+
+
+def _signature(options: dict[str, Any]) -> inspect.Signature:
+    params = []
+    for name, d in options.items():
+        if d.meta.kind == "bool":  # a flag without a value: --resume, --quiet
+            default, annotation = typer.Option(False, d.meta.flag, help=d.meta.help), bool
+        else:  # every value arrives as text and is checked against the declaration, so every mistake is listed at once
+            default = typer.Option(None, d.meta.flag, help=d.meta.help, metavar=d.meta.metavar or _METAVARS.get(d.meta.kind, "<str>"))
+            annotation = Optional[str]
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
+    return inspect.Signature(params)
+
+
+_GENERATE_OPTIONS = _options(FLAGS)
+generate.__signature__ = _signature(_GENERATE_OPTIONS)  # typer reads the options from here
+generate.__annotations__ = {p.name: p.annotation for p in generate.__signature__.parameters.values()}
+app.command()(generate)
 
 
 def _shards(k: int, kind: str = "") -> str:

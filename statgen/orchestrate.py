@@ -20,7 +20,8 @@ from typing import IO, Any, Callable
 
 from statgen import __version__
 from statgen.config import GenerateConfig, load_robot, load_task
-from statgen.config.settings import DATASET_SCHEMA
+from statgen.config.settings import complete_identity, values_from_identity
+from statgen.schema import DATASET_SCHEMA, SAMPLE_SCHEMA
 from statgen.core.rosa import BINS, DIMS
 from statgen.errors import ConfigError, Interrupted, RunError, StatgenError
 from statgen.faults import maybe_kill
@@ -52,7 +53,7 @@ def _lost_worker_errors() -> tuple[type[BaseException], ...]:
 def run_identity(job: Job) -> dict[str, Any]:
     """What decides the data: config (minus where/how fast), robot, task, model files, schema."""
     strip = lambda d: {k: v for k, v in d.items() if k != "source_path"}  # noqa: E731
-    config = {**job.config.identity(), "robot": job.robot.name, "task": job.task.name}  # content, not location
+    config = {**job.config.identity(), "schema": SAMPLE_SCHEMA, "robot": job.robot.name, "task": job.task.name}  # content, not location
     return json.loads(json.dumps({
         "config": config,
         "robot": strip(dataclasses.asdict(job.robot)),
@@ -68,15 +69,9 @@ def config_of_run(out: str) -> dict[str, Any]:
     if not store.exists(RUN_JSON):
         raise ConfigError(f"--resume: {store.uri} has no {RUN_JSON} to resume; pass --robot and --n to start a new run")
     run = read_json(store, RUN_JSON, "run.json")
-    cfg = dict(run.get("identity", {}).get("config", {}))
-    cfg.update(run.get("config_source", {}))  # the robot/task as given: a name or a file path
-    cfg.pop("schema", None)
-    for k, v in cfg.pop("render", {}).items():
-        cfg[f"render.{k}"] = v
-    cfg["cameras"] = tuple(cfg.get("cameras", ("front",)))
-    if cfg.get("rosa_ranges") is not None:
-        cfg["rosa_ranges"] = tuple(tuple(r) for r in cfg["rosa_ranges"])
-    return cfg
+    values = values_from_identity(run.get("identity", {}).get("config", {}))
+    values.update(run.get("config_source", {}))  # the robot/task as given: a name or a file path
+    return values
 
 
 def prepare(cfg: GenerateConfig) -> tuple[Job, Store]:
@@ -124,6 +119,8 @@ def check_out(out: Store, identity: dict[str, Any], *, resume: bool, overwrite: 
     if not resume:
         raise ConfigError(f"--out {out.uri}: already holds a dataset; pass --resume to continue it, --overwrite to replace it, or choose another --out")
     old = read_json(out, RUN_JSON, "run.json").get("identity", {})
+    if isinstance(old, dict) and isinstance(old.get("config"), dict):  # made before a setting existed: with its default
+        old = {**old, "config": complete_identity(old["config"])}
     if old != identity:
         diffs = _diff(old, identity)
         raise ConfigError(f"--resume refused: {out.uri} was made with a different config ({', '.join(diffs[:6])}{' ...' if len(diffs) > 6 else ''} differ); "

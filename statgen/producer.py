@@ -18,7 +18,7 @@ import numpy as np
 import orjson
 
 from statgen.config import GenerateConfig, RobotSpec, TaskSpec
-from statgen.config.settings import SAMPLE_SCHEMA
+from statgen.schema import SAMPLE_SCHEMA
 from statgen.core import rosa, text
 from statgen.faults import maybe_kill
 from statgen.sim.assets import ResolvedModel

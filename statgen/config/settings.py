@@ -1,176 +1,331 @@
-"""Pipeline and run settings: GenerateConfig, the pipeline TOML loader, validation, the run identity."""
+"""Pipeline and run settings, each declared once.
+
+Every setting of a run is a field of `GenerateConfig` (or of its nested `RenderSettings`),
+declared with `setting(...)`. The declaration carries everything the rest of statgen needs:
+
+- `kind`: its type in the small type language of `statgen.config.check`;
+- `toml`: its "section.key" in a pipeline TOML (None: not settable from a file);
+- `flag`: its `statgen generate` option (None: no flag); the CLI's options are generated
+  from these declarations (statgen.cli);
+- `choices` and `check`: the value checks, run for pipeline values and flags alike;
+- `identity`: whether it changes the data, i.e. is part of the run identity, dataset.json's
+  "config" and what `--resume` compares;
+- `help`: the option's help text.
+
+From these declarations, and from nowhere else: `load_pipeline` (sections, keys, types and
+values), `build_config` (flags and values, every problem reported at once in one
+ConfigError), `GenerateConfig.identity()`, and `values_from_identity` (its inverse, for
+`--resume --out DIR` and for reading dataset.json). A new setting is one declaration here
+plus the code that uses it.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
-from statgen.config.check import check
-from statgen.config.check import rosa_ranges as _rosa_ranges
+from statgen.config.check import INVALID, Problems, check, ok, rosa_ranges
 from statgen.config.files import find_toml, read_toml
 from statgen.errors import ConfigError
 
-SAMPLE_SCHEMA = "statgen.sample/1"
-DATASET_SCHEMA = "statgen.dataset/1"
 IMAGE_FORMATS = ("jpg", "png", "webp")
 MAX_INDEX = 10**9 - 1  # the key is f"{index:09d}"
+MAX_SHARD_SIZE = 100_000
+MAX_MULTISAMPLE = 16
+MAX_VISUAL_REDUCTION = 0.99
 
+
+@dataclass(frozen=True)
+class Setting:
+    """A setting's declaration (the metadata of its dataclass field)."""
+
+    kind: str  # check's type language, or "rosa_ranges"
+    toml: str | None = None  # "section.key" in a pipeline TOML
+    flag: str | None = None  # "--name" on `statgen generate`
+    help: str = ""
+    choices: tuple[Any, ...] | None = None
+    check: Callable[[Any], str | None] | None = None  # the complaint ("expected ..., got ...") or None
+    identity: bool = True  # part of the run identity (changes the data)
+    flag_value: Any = True  # a bool flag: the value it sets when given (--quiet sets progress to False)
+    metavar: str | None = None
+
+
+def setting(default: Any = MISSING, *, default_factory: Any = MISSING, **meta: Any) -> Any:
+    """A dataclass field declaring one setting: `setting(default, kind=..., toml=..., flag=..., ...)`."""
+    return field(default=default, default_factory=default_factory, metadata={"setting": Setting(**meta)})
+
+
+# --------------------------------------------------------------------------- value checks
+
+
+def _between(lo: int | float, hi: int | float, unit: str = "") -> Callable[[Any], str | None]:
+    return lambda v: None if lo <= v <= hi else f"expected {lo}..{hi}{unit}, got {v}"
+
+
+def _check_n(n: int) -> str | None:
+    if n < 1:
+        return f"expected a positive integer, got {n}"
+    if n > MAX_INDEX + 1:
+        return f"at most {MAX_INDEX + 1} samples fit the 9-digit key, got {n}"
+    return None
+
+
+def _check_cameras(cameras: tuple[str, ...]) -> str | None:
+    if not cameras or "front" not in cameras:
+        return f"expected a list that includes 'front', got {list(cameras)}"
+    if len(set(cameras)) != len(cameras):
+        return f"expected unique names, got {list(cameras)}"
+    return None
+
+
+# --------------------------------------------------------------------------- the declarations
 
 
 @dataclass(frozen=True)
 class RenderSettings:
     """Renderer quality. Each costs frames/s on a CPU; see the README's table."""
 
-    shadows: bool = False
-    reflections: bool = False
-    multisample: int = 0  # offscreen MSAA samples: 0 (off), 2, 4, 8 ...
-    visual_reduction: float = 0.85  # fraction of visual-mesh faces removed by decimation (0 = full meshes)
+    shadows: bool = setting(False, kind="bool", toml="render.shadows")
+    reflections: bool = setting(False, kind="bool", toml="render.reflections")
+    multisample: int = setting(0, kind="int", toml="render.multisample",  # offscreen MSAA samples: 0 (off), 2, 4, 8 ...
+                               check=_between(0, MAX_MULTISAMPLE, " samples"))
+    visual_reduction: float = setting(0.85, kind="float", toml="render.visual_reduction",  # fraction of visual-mesh faces removed
+                                      check=lambda v: None if 0.0 <= v < MAX_VISUAL_REDUCTION else f"expected a fraction in [0, {MAX_VISUAL_REDUCTION}), got {v}")
 
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    """Everything `statgen.generate` needs. Identity fields decide the data; the rest only where and how fast."""
+    """Everything `statgen.generate` needs. Identity settings decide the data; the rest only where and how fast."""
 
-    robot: str
-    n: int
-    task: str = "tabletop"
-    seed: int = 0
-    shard_size: int = 1000
-    cameras: tuple[str, ...] = ("front",)
-    image_format: str = "jpg"
-    jpeg_quality: int = 90
-    depth: bool = False
-    seg: bool = False
+    robot: str = setting(kind="str", toml="pipeline.robot", flag="--robot", help="Robot name (see `statgen robots`) or a robot .toml path.")
+    n: int = setting(kind="int", toml="pipeline.n", flag="--n", check=_check_n, help="Number of samples.")
+    task: str = setting("tabletop", kind="str", toml="pipeline.task", flag="--task", help="Scene name or .toml path [default: tabletop].")
+    seed: int = setting(0, kind="int", toml="pipeline.seed", flag="--seed", help="Seed [default: 0].",
+                        check=lambda v: None if 0 <= v < 2**63 else f"expected an integer in 0..2^63-1, got {v}")
+    shard_size: int = setting(1000, kind="int", toml="pipeline.shard_size", flag="--shard-size", help="Samples per shard [default: 1000].",
+                              check=_between(1, MAX_SHARD_SIZE, " samples"))
+    cameras: tuple[str, ...] = setting(("front",), kind="list[str]", toml="pipeline.cameras", flag="--cameras", check=_check_cameras,
+                                       help="Comma-separated cameras, e.g. front,wrist [default: front].")
+    image_format: str = setting("jpg", kind="str", toml="image.format", choices=IMAGE_FORMATS)
+    jpeg_quality: int = setting(90, kind="int", toml="image.jpeg_quality", check=_between(1, 100))
+    depth: bool = setting(False, kind="bool", toml="image.depth")
+    seg: bool = setting(False, kind="bool", toml="image.seg")
     render: RenderSettings = field(default_factory=RenderSettings)
-    require_visible: bool = False
-    max_draws_per_sample: int = 200
-    rosa_ranges: tuple[tuple[float, float], ...] | None = None  # None: the robot's
-    pipeline: str | None = None  # the pipeline file it came from (not part of the identity)
+    require_visible: bool = setting(False, kind="bool", toml="sampling.require_visible")
+    max_draws_per_sample: int = setting(200, kind="int", toml="sampling.max_draws_per_sample",
+                                        check=lambda v: None if v >= 1 else f"expected >= 1, got {v}")
+    rosa_ranges: tuple[tuple[float, float], ...] | None = setting(None, kind="rosa_ranges", toml="rosa.ranges")  # None: the robot's
     # --- not part of the run identity ---
-    out: str | None = None
-    workers: int | None = None
-    assets: str | None = None
-    address: str | None = None
-    resume: bool = False
-    overwrite: bool = False  # replace the statgen dataset in `out`
-    progress: bool = True
+    pipeline: str | None = setting(None, kind="str", flag="--pipeline", identity=False,  # the pipeline file it came from
+                                   help="Pipeline name or .toml path; flags override it.")
+    out: str | None = setting(None, kind="str", flag="--out", identity=False, help="Output folder [default: ./data/<robot>].")
+    workers: int | None = setting(None, kind="int", flag="--workers", identity=False, help="Ray workers [default: the number of CPUs].",
+                                  check=lambda v: None if v >= 1 else f"expected a positive integer, got {v}")
+    assets: str | None = setting(None, kind="str", flag="--assets", identity=False, help="Folder with Menagerie-layout robot models.")
+    address: str | None = setting(None, kind="str", flag="--address", identity=False,
+                                  help="Join an existing Ray cluster (e.g. ray://host:10001 or auto).")
+    resume: bool = setting(False, kind="bool", flag="--resume", identity=False, help="Continue a stopped run in --out.")
+    overwrite: bool = setting(False, kind="bool", flag="--overwrite", identity=False,  # replace the statgen dataset in `out`
+                              help="Replace the statgen dataset in --out (never a folder that is not one).")
+    progress: bool = setting(True, kind="bool", flag="--quiet", flag_value=False, identity=False, help="No progress on stderr.")
 
     def identity(self) -> dict[str, Any]:
-        """The fields that change the data (DESIGN.md, 'run identity'), JSON-ready with sorted keys."""
-        d = dataclasses.asdict(self)
-        for k in ("out", "workers", "assets", "address", "resume", "overwrite", "progress", "pipeline"):
-            d.pop(k)
-        d["schema"] = SAMPLE_SCHEMA
-        return json.loads(json.dumps(d, sort_keys=True))
-
-    def identity_sha256(self) -> str:
-        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
+        """The settings that change the data (DESIGN.md, 'run identity'), JSON-ready with sorted keys.
+        The run identity (statgen.run.identity) adds the sample schema version, robot and task."""
+        return json.loads(json.dumps(_identity_of(self), sort_keys=True))
 
 
-PIPELINE_KEYS = {
-    # section.key: (GenerateConfig field, type)
-    "pipeline.robot": ("robot", "str"),
-    "pipeline.task": ("task", "str"),
-    "pipeline.n": ("n", "int"),
-    "pipeline.seed": ("seed", "int"),
-    "pipeline.shard_size": ("shard_size", "int"),
-    "pipeline.cameras": ("cameras", "list[str]"),
-    "image.format": ("image_format", "str"),
-    "image.jpeg_quality": ("jpeg_quality", "int"),
-    "image.depth": ("depth", "bool"),
-    "image.seg": ("seg", "bool"),
-    "render.shadows": ("render.shadows", "bool"),
-    "render.reflections": ("render.reflections", "bool"),
-    "render.multisample": ("render.multisample", "int"),
-    "render.visual_reduction": ("render.visual_reduction", "float"),
-    "sampling.require_visible": ("require_visible", "bool"),
-    "sampling.max_draws_per_sample": ("max_draws_per_sample", "int"),
-    "rosa.ranges": ("rosa_ranges", "any"),
-}
+# --------------------------------------------------------------------------- the declarations, read
 
 
-def load_pipeline(name_or_path: str) -> dict[str, Any]:
-    """A pipeline TOML as a flat dict of GenerateConfig fields (defaults that flags override)."""
-    path = find_toml("pipelines", name_or_path)
-    raw = read_toml(path)
-    out: dict[str, Any] = {"pipeline": str(path)}
-    sections = sorted({k.split(".")[0] for k in PIPELINE_KEYS})
-    for sec, body in raw.items():
-        if sec not in sections or not isinstance(body, dict):
-            raise ConfigError(f"{path}: unknown section [{sec}]; valid sections: {', '.join(sections)}")
-        for key, v in body.items():
-            full = f"{sec}.{key}"
-            if full not in PIPELINE_KEYS:
-                valid = ", ".join(k.split(".")[1] for k in PIPELINE_KEYS if k.startswith(sec + "."))
-                raise ConfigError(f"{path}: [{sec}] unknown key {key!r}; valid keys: {valid}")
-            fld, kind = PIPELINE_KEYS[full]
-            out[fld] = _rosa_ranges(v, f"{path}: rosa.ranges") if fld == "rosa_ranges" else check(v, kind, f"{path}: {full}")
+@dataclass(frozen=True)
+class Declared:
+    """One declared setting: its flat key ("seed", "render.shadows"), field, declaration and default."""
+
+    key: str
+    name: str
+    meta: Setting
+    default: Any  # MISSING when the setting is required
+
+    @property
+    def label(self) -> str:
+        """How messages name it: its flag, else its TOML key."""
+        return self.meta.flag or self.meta.toml or self.key
+
+
+NESTED = {"render": RenderSettings}  # GenerateConfig's groups of settings: their flat keys are "render.<field>"
+
+
+def _declared(cls: type, prefix: str = "") -> list[Declared]:
+    out: list[Declared] = []
+    for f in fields(cls):
+        if f.name in NESTED and not prefix:
+            out += _declared(NESTED[f.name], f.name + ".")
+        else:
+            out.append(Declared(prefix + f.name, f.name, f.metadata["setting"], f.default))
     return out
 
 
-FIELD_KINDS = {
-    # GenerateConfig field -> kind for `check` (flags and pipeline values alike)
-    "robot": "str", "n": "int", "task": "str", "seed": "int", "shard_size": "int", "cameras": "list[str]",
-    "image_format": "str", "jpeg_quality": "int", "depth": "bool", "seg": "bool", "require_visible": "bool",
-    "max_draws_per_sample": "int", "out": "str", "workers": "int", "assets": "str", "address": "str",
-    "resume": "bool", "overwrite": "bool", "progress": "bool", "pipeline": "str",
-    "render.shadows": "bool", "render.reflections": "bool", "render.multisample": "int", "render.visual_reduction": "float",
-}
+SETTINGS: dict[str, Declared] = {d.key: d for d in _declared(GenerateConfig)}
+TOML_KEYS: dict[str, Declared] = {d.meta.toml: d for d in SETTINGS.values() if d.meta.toml}
+FLAGS: dict[str, Declared] = {d.meta.flag: d for d in SETTINGS.values() if d.meta.flag}
 
 
-def build_config(values: dict[str, Any]) -> GenerateConfig:
-    """GenerateConfig from flat values (pipeline defaults merged with flags), validated."""
-    values = {k: v for k, v in values.items() if v is not None}
-    _resume_or_overwrite(values.get("resume"), values.get("overwrite"))  # before "no robot": --resume may have no --robot
-    if "robot" not in values:
-        raise ConfigError("no robot given: pass --robot NAME (e.g. --robot franka) or a --pipeline that sets it")
-    if "n" not in values:
-        raise ConfigError("no sample count given: pass --n N or a --pipeline that sets it")
-    for k, v in list(values.items()):
-        if k == "rosa_ranges":
-            values[k] = _rosa_ranges(list(v) if isinstance(v, tuple) else v, "rosa.ranges")
-        elif k not in FIELD_KINDS:
-            raise ConfigError(f"unknown setting {k!r}; valid: {', '.join(sorted(FIELD_KINDS))}")
-        else:
-            values[k] = check(list(v) if isinstance(v, tuple) else v, FIELD_KINDS[k], k.replace("_", "-") if "." not in k else k)
-    render = RenderSettings(**{k.split(".")[1]: values.pop(k) for k in list(values) if k.startswith("render.")})
-    cfg = GenerateConfig(render=render, **values)
-    validate(cfg)
-    return cfg
+def _identity_of(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        if f.name in NESTED:
+            out[f.name] = _identity_of(v)
+        elif f.metadata["setting"].identity:
+            out[f.name] = v
+    return out
 
 
-def _resume_or_overwrite(resume: Any, overwrite: Any) -> None:
-    if resume is True and overwrite is True:
+def _plain(v: Any) -> Any:
+    """Tuples (from Python callers or an earlier parse) as lists, the shape TOML and JSON give."""
+    return [_plain(x) for x in v] if isinstance(v, (tuple, list)) else v
+
+
+def check_value(d: Declared, v: Any, pr: Problems, label: str | None = None) -> Any:
+    """A setting's value checked against its declaration (kind, choices, range); INVALID after a recorded problem."""
+    label = label or d.label
+    if d.meta.kind == "rosa_ranges":
+        v = None if v is None else pr.run(rosa_ranges, _plain(v), label)
+    else:
+        v = pr.check(_plain(v), d.meta.kind, label)
+    if not ok(v) or v is None:
+        return v
+    if d.meta.choices is not None and v not in d.meta.choices:
+        pr.add(f"{label}: expected one of {', '.join(map(str, d.meta.choices))}, got {v!r}")
+        return INVALID
+    complaint = d.meta.check(v) if d.meta.check is not None else None
+    if complaint:
+        pr.add(f"{label}: {complaint}")
+        return INVALID
+    return v
+
+
+def parse_flag(d: Declared, raw: Any, pr: Problems) -> Any:
+    """A command-line value (a string, or True for a bool flag that was given) as the setting's type."""
+    flag = d.meta.flag
+    kind = d.meta.kind
+    if kind == "bool":
+        return d.meta.flag_value if raw is True else raw
+    if not isinstance(raw, str):
+        return raw
+    try:
+        if kind == "int":
+            return int(raw.strip())
+        if kind == "float":
+            return float(raw.strip())
+    except ValueError:
+        pr.add(f"{flag}: expected {'an integer' if kind == 'int' else 'a number'}, got {raw!r}")
+        return INVALID
+    if kind == "list[str]":
+        return tuple(x.strip() for x in raw.split(",") if x.strip())
+    return raw
+
+
+# --------------------------------------------------------------------------- pipeline files
+
+
+def load_pipeline(name_or_path: str) -> dict[str, Any]:
+    """A pipeline TOML as flat setting values ("seed", "render.shadows", ...; defaults that flags override).
+    Every problem of the file is reported at once."""
+    path = find_toml("pipelines", name_or_path)
+    return pipeline_from_toml(read_toml(path), path)
+
+
+def pipeline_from_toml(raw: dict[str, Any], path: Path | str) -> dict[str, Any]:
+    """Validate a pipeline TOML's content (no I/O) against the declarations."""
+    pr = Problems(str(path))
+    out: dict[str, Any] = {"pipeline": str(path)}
+    sections = sorted({k.split(".")[0] for k in TOML_KEYS})
+    for sec, body in raw.items():
+        if sec not in sections or not isinstance(body, dict):
+            pr.add(f"unknown section [{sec}]; valid sections: {', '.join(sections)}")
+            continue
+        for key, v in body.items():
+            full = f"{sec}.{key}"
+            if full not in TOML_KEYS:
+                valid = ", ".join(k.split(".")[1] for k in TOML_KEYS if k.startswith(sec + "."))
+                pr.add(f"[{sec}] unknown key {key!r}; valid keys: {valid}")
+                continue
+            d = TOML_KEYS[full]
+            v = check_value(d, v, pr, label=full)
+            if ok(v):
+                out[d.key] = v
+    pr.raise_if_any()
+    return out
+
+
+# --------------------------------------------------------------------------- building a config
+
+
+def build_config(values: Mapping[str, Any], *, flags: Mapping[str, Any] | None = None) -> GenerateConfig:
+    """GenerateConfig from flat values (pipeline defaults, or a run's own) overridden by flags, validated.
+
+    values: typed values keyed by setting ("seed", "render.shadows"), as load_pipeline returns them;
+    None means unset. flags: command-line values keyed the same way, as typed (strings; True for a
+    bool flag that was given; None when absent). Every problem is reported at once, in one ConfigError.
+    """
+    pr = Problems()
+    merged = {k: v for k, v in values.items() if v is not None}
+    for k, raw in (flags or {}).items():
+        if raw is None:
+            continue
+        v = parse_flag(SETTINGS[k], raw, pr)
+        merged[k] = v  # INVALID (its problem recorded) wins over a pipeline value: the flag was meant
+    if merged.get("resume") is True and merged.get("overwrite") is True:  # the mode decides what else is needed
         raise ConfigError("--resume and --overwrite exclude each other: --resume continues the dataset in --out, --overwrite replaces it")
+    if "robot" not in merged:
+        pr.add("no robot given: pass --robot NAME (e.g. --robot franka) or a --pipeline that sets it")
+    if "n" not in merged:
+        pr.add("no sample count given: pass --n N or a --pipeline that sets it")
+    checked: dict[str, Any] = {}
+    for k, v in merged.items():
+        d = SETTINGS.get(k)
+        if d is None:
+            pr.add(f"unknown setting {k!r}; valid: {', '.join(sorted(SETTINGS))}")
+        elif ok(v):
+            checked[k] = check_value(d, v, pr)
+    pr.raise_if_any()
+    groups: dict[str, dict[str, Any]] = {g: {} for g in NESTED}
+    top: dict[str, Any] = {}
+    for k, v in checked.items():
+        g, _, name = k.rpartition(".")
+        (groups[g] if g else top)[name] = v
+    return GenerateConfig(**top, **{g: NESTED[g](**kw) for g, kw in groups.items()})
 
 
-def validate(cfg: GenerateConfig) -> None:
-    """Range checks that need no model. Raises ConfigError."""
-    if not isinstance(cfg.n, int) or cfg.n < 1:
-        raise ConfigError(f"--n: expected a positive integer, got {cfg.n}")
-    if cfg.n > MAX_INDEX + 1:
-        raise ConfigError(f"--n: at most {MAX_INDEX + 1} samples fit the 9-digit key, got {cfg.n}")
-    if cfg.shard_size < 1 or cfg.shard_size > 100_000:
-        raise ConfigError(f"--shard-size: expected 1..100000 samples, got {cfg.shard_size}")
-    if cfg.seed < 0 or cfg.seed >= 2**63:
-        raise ConfigError(f"--seed: expected an integer in 0..2^63-1, got {cfg.seed}")
-    if cfg.image_format not in IMAGE_FORMATS:
-        raise ConfigError(f"image.format: expected one of {', '.join(IMAGE_FORMATS)}, got {cfg.image_format!r}")
-    if not 1 <= cfg.jpeg_quality <= 100:
-        raise ConfigError(f"image.jpeg_quality: expected 1..100, got {cfg.jpeg_quality}")
-    if cfg.render.multisample < 0 or cfg.render.multisample > 16:
-        raise ConfigError(f"render.multisample: expected 0..16 samples, got {cfg.render.multisample}")
-    if not 0.0 <= cfg.render.visual_reduction < 0.99:
-        raise ConfigError(f"render.visual_reduction: expected a fraction in [0, 0.99), got {cfg.render.visual_reduction}")
-    if cfg.max_draws_per_sample < 1:
-        raise ConfigError(f"sampling.max_draws_per_sample: expected >= 1, got {cfg.max_draws_per_sample}")
-    if not cfg.cameras or "front" not in cfg.cameras:
-        raise ConfigError(f"cameras: expected a list that includes 'front', got {list(cfg.cameras)}")
-    if len(set(cfg.cameras)) != len(cfg.cameras):
-        raise ConfigError(f"cameras: expected unique names, got {list(cfg.cameras)}")
-    _resume_or_overwrite(cfg.resume, cfg.overwrite)
-    if cfg.workers is not None and cfg.workers < 1:
-        raise ConfigError(f"--workers: expected a positive integer, got {cfg.workers}")
+# --------------------------------------------------------------------------- the identity, read back
+
+
+def values_from_identity(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The flat setting values of a run identity's "config" (run.json, dataset.json): the inverse of
+    GenerateConfig.identity(). Keys that are not settings (the sample schema version) are left out."""
+    out: dict[str, Any] = {}
+    for k, v in config.items():
+        if k in NESTED and isinstance(v, Mapping):
+            out.update({f"{k}.{sub}": x for sub, x in v.items()})
+        elif k != "schema":
+            out[k] = v  # an unknown key stays, for build_config to report
+    return out
+
+
+def complete_identity(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A run identity's "config" with every identity setting it lacks at its default: a dataset made
+    before a setting existed was made with its default (which, by rule, is the old behaviour)."""
+    out = json.loads(json.dumps(dict(config)))
+    for d in SETTINGS.values():
+        if not d.meta.identity or d.default is MISSING:
+            continue
+        g, _, name = d.key.rpartition(".")
+        target = out.setdefault(g, {}) if g else out
+        if isinstance(target, dict) and name not in target:
+            target[name] = json.loads(json.dumps(d.default))
+    return out

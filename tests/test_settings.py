@@ -1,0 +1,115 @@
+"""Settings declared once (statgen.config.settings): the pipeline loader, the CLI's options, the
+run identity and its inverse all come from the declarations; every mistake is reported at once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import assert_one_line
+
+from statgen.cli import main
+from statgen.config import build_config, data_dir, load_pipeline, load_robot, load_task
+from statgen.config.settings import FLAGS, SETTINGS, TOML_KEYS, GenerateConfig, complete_identity, values_from_identity
+from statgen.errors import ConfigError
+
+FRANKA = (data_dir("robots") / "franka.toml").read_text()
+TABLETOP = (data_dir("tasks") / "tabletop.toml").read_text()
+
+
+def _toml(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (tuple, list)):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    return repr(v)
+
+
+def test_every_flag_is_a_generate_option(capsys):
+    assert main(["generate", "--help"]) == 0
+    out = capsys.readouterr().out
+    for flag in FLAGS:
+        assert flag in out, flag
+    # the flags that existed before the declarations keep their names
+    for flag in ("--robot", "--n", "--out", "--seed", "--workers", "--shard-size", "--task", "--pipeline", "--cameras",
+                 "--assets", "--address", "--resume", "--overwrite", "--quiet"):
+        assert flag in FLAGS
+
+
+def test_a_pipeline_with_every_declared_key_gives_the_default_identity(tmp_path):
+    """Every declared TOML key is accepted by the loader, and flows to the same identity as the defaults."""
+    sections: dict[str, list[str]] = {}
+    for key, d in TOML_KEYS.items():
+        sec, name = key.split(".")
+        value = {"robot": "franka", "n": 10}.get(d.key, d.default)
+        if value is not None:
+            sections.setdefault(sec, []).append(f"{name} = {_toml(value)}")
+    p = tmp_path / "every.toml"
+    p.write_text("".join(f"[{sec}]\n" + "\n".join(lines) + "\n" for sec, lines in sections.items()))
+    cfg = build_config(load_pipeline(str(p)))
+    assert cfg.identity() == GenerateConfig(robot="franka", n=10).identity()
+
+
+def test_identity_round_trips_through_values_from_identity():
+    cfg = build_config({"robot": "franka", "n": 7, "seed": 3, "cameras": ("front", "wrist"), "render.multisample": 4,
+                        "rosa_ranges": ((0, 1),) * 6 + ((0, 1),), "workers": 2, "out": "x"})
+    identity = cfg.identity()
+    assert "workers" not in identity and "out" not in identity and identity["render"]["multisample"] == 4
+    again = build_config(values_from_identity({**identity, "schema": "statgen.sample/1"}))
+    assert again.identity() == identity
+    assert complete_identity(identity) == identity
+    old = {k: v for k, v in identity.items() if k != "seg"}  # made before `seg` existed: its default
+    assert complete_identity(old) == identity
+
+
+def test_identity_settings_are_the_documented_ones():
+    not_identity = {k for k, d in SETTINGS.items() if not d.meta.identity}
+    assert not_identity == {"out", "workers", "assets", "address", "resume", "progress", "pipeline", "overwrite"}
+
+
+def test_several_flag_mistakes_are_one_line_listing_them_all(tmp_path, capsys):
+    code = main(["generate", "--robot", "franka", "--n", "many", "--seed", "-1", "--cameras", "wrist", "--out", str(tmp_path / "o"), "--quiet"])
+    line = assert_one_line(capsys.readouterr().err, code, 2)
+    assert "3 problems" in line
+    for piece in ("--n: expected an integer, got 'many'", "--seed: expected an integer in 0..2^63-1, got -1", "--cameras: expected a list that includes 'front'"):
+        assert piece in line, line
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_pipeline_with_several_mistakes_is_one_line_listing_them_all(tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_text("[pipeline]\nrobot = 'franka'\nn = 0\nsamples = 3\n[image]\nformat = 'bmp'\njpeg_quality = 101\n[pipelin]\nx = 1\n")
+    with pytest.raises(ConfigError) as e:
+        load_pipeline(str(p))
+    msg = str(e.value)
+    assert msg.startswith(f"{p}: 5 problems: (1) ") and "\n" not in msg
+    for piece in ("pipeline.n: expected a positive integer", "unknown key 'samples'", "image.format: expected one of jpg, png, webp",
+                  "image.jpeg_quality: expected 1..100", "unknown section [pipelin]"):
+        assert piece in msg, msg
+
+
+def test_a_robot_file_with_several_mistakes_is_one_line_listing_them_all(tmp_path):
+    text = (FRANKA.replace('base_body = "link0"', "base_body = 7").replace("[tcp]", "[tcp]\ncolour = 1")
+            .replace("max = [0.9, 0.6, 1.0]", "max = [0.9, -0.6, 1.0]"))
+    p = tmp_path / "r.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_robot(str(p))
+    msg = str(e.value)
+    assert msg.startswith(f"{p}: 3 problems: ") and "\n" not in msg
+    for piece in ("model.base_body: expected a non-empty string", "tcp: unknown key 'colour'", "workspace: expected min < max"):
+        assert piece in msg, msg
+
+
+def test_a_task_file_with_several_mistakes_is_one_line_listing_them_all(tmp_path):
+    text = TABLETOP.replace("[table]", "[table]\nlegs = 3").replace("fovy_deg = 62.0", "fovy_deg = 200.0").replace('shape = "box"', 'shape = "cone"')
+    p = tmp_path / "t.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_task(str(p))
+    msg = str(e.value)
+    assert msg.startswith(f"{p}: 3 problems: ") and "\n" not in msg
+    for piece in ("table: unknown key 'legs'", "cameras.front.fovy_deg: expected 1..170 degrees", "props[0].shape: expected box, sphere or cylinder"):
+        assert piece in msg, msg

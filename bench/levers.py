@@ -56,7 +56,8 @@ print(json.dumps({"rate": n / (time.perf_counter() - t0)}))
 PER_SAMPLE = PRODUCER_SETUP + r"""
 import io, timeit, orjson, simplejpeg, webdataset as wds
 from PIL import Image
-from statgen.sim.sampler import Acceptance, in_collision, tcp_visible, T_world_site
+from statgen.schema import Acceptance
+from statgen.sim.sampler import in_collision, tcp_visible, T_world_site
 p = P.ShardProducer(job)
 d, sc, ix = p.sampler.data, p.scene, p.scene.index
 rng, acc = np.random.default_rng(0), Acceptance()
@@ -77,8 +78,8 @@ out = {
     "sample and labels (draws included)": us(lambda: p.sample(rng, 0, acc), 500),
     "JPEG, simplejpeg": us(lambda: simplejpeg.encode_jpeg(img, quality=90, colorspace="RGB", colorsubsampling="420")),
     "JPEG, PIL": us(pil_jpeg),
-    "JSON, orjson": us(lambda: orjson.dumps(sample, option=orjson.OPT_SORT_KEYS)),
-    "JSON, json.dumps": us(lambda: json.dumps(sample, sort_keys=True, separators=(",", ":")).encode()),
+    "JSON, orjson": us(lambda: orjson.dumps(sample.to_json(), option=orjson.OPT_SORT_KEYS)),
+    "JSON, json.dumps": us(lambda: json.dumps(sample.to_json(), sort_keys=True, separators=(",", ":")).encode()),
     "tar members, webdataset.TarWriter": us(lambda: tar.write({"__key__": f"{next(counter):09d}", **members})),
     "scene update (mjv_updateScene), one camera": us(lambda: mr.update_scene(d, camera="front")),
     "render, one camera": us(lambda: p.renderer.render(d, "front"), 300),

@@ -14,7 +14,7 @@ def _shards(store: Store) -> list[str]:
     """The finished dataset's shards, from dataset.json (not whatever lies in shards/)."""
     from statgen.storage.read import read_dataset_json
 
-    return [s["name"] for s in read_dataset_json(store)["shards"]]
+    return [s.name for s in read_dataset_json(store).shards]
 
 
 def shard_urls(root: str | Path) -> list[str]:

@@ -21,18 +21,17 @@ from typing import IO, Any, Callable
 from statgen import __version__
 from statgen.config import GenerateConfig, load_robot, load_task
 from statgen.config.settings import complete_identity, values_from_identity
-from statgen.schema import DATASET_SCHEMA, SAMPLE_SCHEMA
+from statgen.schema import DATASET_SCHEMA, SAMPLE_SCHEMA, Acceptance, AssetInfo, DatasetInfo, Resources, RosaInfo, SchemaError, ShardInfo, spec_json
 from statgen.core.rosa import BINS, DIMS
 from statgen.errors import ConfigError, Interrupted, RunError, StatgenError
 from statgen.faults import maybe_kill
 from statgen.lifecycle import RayWatchdog, SignalGuard, signal_name
 from statgen.producer import Job, ShardPlan, ShardProducer, ShardResult, peak_rss_mb, plan_shards
 from statgen.sim.assets import resolve_model, simplify_visual_meshes
-from statgen.sim.sampler import Acceptance
 from statgen.sim.scene import build_scene
 from statgen.storage.fs import Store
 from statgen.storage.run import RUN_DIR, SHARDS_JSONL, RunLock, ShardLog, read_json, read_shards, write_json
-from statgen.storage.shards import ShardInfo, index_name, shard_name
+from statgen.storage.shards import index_name, shard_name
 
 RUN_JSON = f"{RUN_DIR}/run.json"
 
@@ -52,12 +51,11 @@ def _lost_worker_errors() -> tuple[type[BaseException], ...]:
 
 def run_identity(job: Job) -> dict[str, Any]:
     """What decides the data: config (minus where/how fast), robot, task, model files, schema."""
-    strip = lambda d: {k: v for k, v in d.items() if k != "source_path"}  # noqa: E731
     config = {**job.config.identity(), "schema": SAMPLE_SCHEMA, "robot": job.robot.name, "task": job.task.name}  # content, not location
     return json.loads(json.dumps({
         "config": config,
-        "robot": strip(dataclasses.asdict(job.robot)),
-        "task": strip(dataclasses.asdict(job.task)),
+        "robot": spec_json(job.robot),
+        "task": spec_json(job.task),
         "model_sha256": job.model.model_sha256,
         "rendered_model_sha256": job.model.assets_sha256,  # the meshes actually rendered (after simplification)
     }, sort_keys=True))
@@ -162,18 +160,18 @@ def _remove_empty_dirs(out: Store, new_dirs: list[pathlib.Path]) -> None:
             pass  # not empty (someone else's file) or already gone: leave it
 
 
-def already_complete(out: Store, identity: dict[str, Any], plans: list[ShardPlan]) -> dict[str, Any] | None:
-    """dataset.json's content when the dataset in `out` is finished and intact: it matches this
-    config, and every shard and index file has its recorded size and sha256. Else None (a real
-    resume then repairs what is missing or damaged)."""
+def already_complete(out: Store, identity: dict[str, Any], plans: list[ShardPlan]) -> DatasetInfo | None:
+    """dataset.json when the dataset in `out` is finished and intact: it matches this config, and
+    every shard and index file has its recorded size and sha256. Else None (a real resume then
+    repairs what is missing or damaged)."""
     if not out.exists("dataset.json"):
         return None
     try:
-        ds = json.loads(out.read_bytes("dataset.json"))
-        listed = [ShardInfo(**{k: d[k] for k in ("name", "first_index", "samples", "bytes", "sha256")}) for d in ds["shards"]]
-        if ds.get("config") != identity["config"] or ds.get("samples") != sum(p.count for p in plans):
-            return None
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        ds = DatasetInfo.from_json(json.loads(out.read_bytes("dataset.json")))
+    except (ValueError, UnicodeDecodeError, SchemaError):
+        return None
+    listed = ds.shards
+    if ds.config_json() != identity["config"] or ds.samples != sum(p.count for p in plans):
         return None
     if [(i.name, i.first_index, i.samples) for i in listed] != [(shard_name(p.shard), p.first_index, p.count) for p in plans]:
         return None
@@ -573,8 +571,8 @@ def _generate(cfg: GenerateConfig, guard: SignalGuard, report: RunReport) -> dic
             ds = already_complete(out, identity, plans)
         if ds is not None:  # nothing to do: no Ray, nothing written
             report.already_complete = True
-            report.kept_shards, report.kept_samples = len(ds["shards"]), ds["samples"]
-            return {**ds, "run": report.as_dict()}
+            report.kept_shards, report.kept_samples = len(ds.shards), ds.samples
+            return {**ds.to_json(), "run": report.as_dict()}
     session = RaySession()
     try:
         session.start(cfg, guard)
@@ -688,23 +686,23 @@ def _write(job: Job, out: Store, identity: dict[str, Any], plans: list[ShardPlan
     for _, extra in results.values():
         a = extra.get("acceptance", {})
         acc.add(Acceptance(a.get("drawn", 0), a.get("accepted", 0), a.get("rejected", {})))
-    dataset = {
-        "schema": DATASET_SCHEMA, "statgen_version": __version__, "robot": job.robot.name, "task": job.task.name,
-        "seed": cfg.seed, "samples": sum(info.samples for info, _ in results.values()),
-        "config": identity["config"], "robot_spec": identity["robot"], "task_spec": identity["task"],
-        "model_sha256": job.model.model_sha256,
-        "rosa": {"dims": list(DIMS), "ranges": job.rosa_ranges.tolist(), "bins": BINS},
-        "acceptance": acc.as_dict(), "versions": _versions(gl),
-        "assets": [{"robot": job.robot.name, "source": job.model.source, "license": job.model.license}],
-        "shards": [info.as_dict() for info, _ in sorted(results.values(), key=lambda x: x[0].name)],
-        "samples_per_second": round(rate, 2) if todo else None,
-        "resources": {
-            "driver_peak_rss_mb": round(peak_rss_mb(), 1),
-            "worker_peak_rss_mb": max((e.get("worker_peak_rss_mb", 0.0) for _, e in results.values()), default=0.0),
-        },
-    }
-    if dataset["samples"] != cfg.n:
-        raise RunError(f"internal error: {dataset['samples']} samples written, expected {cfg.n}; rerun with --resume")
+    dataset = DatasetInfo(
+        schema=DATASET_SCHEMA, statgen_version=__version__, robot=job.robot.name, task=job.task.name, seed=cfg.seed,
+        samples=sum(info.samples for info, _ in results.values()),
+        config=dataclasses.replace(cfg, robot=job.robot.name, task=job.task.name), sample_schema=SAMPLE_SCHEMA,
+        robot_spec=job.robot, task_spec=job.task, model_sha256=job.model.model_sha256,
+        rosa=RosaInfo(dims=list(DIMS), ranges=job.rosa_ranges.tolist(), bins=BINS),
+        acceptance=acc, versions=_versions(gl),
+        assets=[AssetInfo(robot=job.robot.name, source=job.model.source, license=job.model.license)],
+        shards=[info for info, _ in sorted(results.values(), key=lambda x: x[0].name)],
+        samples_per_second=round(rate, 2) if todo else None,
+        resources=Resources(driver_peak_rss_mb=round(peak_rss_mb(), 1),
+                            worker_peak_rss_mb=max((e.get("worker_peak_rss_mb", 0.0) for _, e in results.values()), default=0.0)),
+    )
+    if dataset.samples != cfg.n:
+        raise RunError(f"internal error: {dataset.samples} samples written, expected {cfg.n}; rerun with --resume")
+    if dataset.config_json() != identity["config"]:
+        raise RunError("internal error: dataset.json's config differs from the run identity; rerun with --resume")
     maybe_kill("before_dataset_json")
-    write_json(out, "dataset.json", dataset)
-    return {**dataset, "run": report.as_dict()}
+    write_json(out, "dataset.json", dataset.to_json())
+    return {**dataset.to_json(), "run": report.as_dict()}

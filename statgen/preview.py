@@ -13,6 +13,7 @@ import numpy as np
 from statgen.core.camera import project
 from statgen.core.geometry import make_T, quat_wxyz_to_R
 from statgen.errors import ConfigError, VerifyError
+from statgen.schema import Sample, SchemaError
 from statgen.storage.fs import Store
 from statgen.storage.read import iter_shard, read_dataset_json
 
@@ -23,17 +24,17 @@ FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}  # -
 AXIS_COLOURS = ((230, 40, 40), (40, 200, 40), (60, 110, 255))  # x red, y green, z blue
 
 
-def _draw_sample(sample: dict, image_bytes: bytes, camera: str):
+def _draw_sample(sample: Sample, image_bytes: bytes, camera: str):
     from PIL import Image, ImageDraw
 
     im = Image.open(io.BytesIO(image_bytes)).convert("RGB")
     W, H = im.size
     im = im.resize((W * TILE_SCALE, H * TILE_SCALE), Image.NEAREST)
     d = ImageDraw.Draw(im)
-    c = sample["cameras"][camera]
-    K, T_world_cam = np.array(c["K"]), np.array(c["T_world_cam"])
-    st = sample["state"]
-    T_world_ee = np.array(sample["T_world_base"]) @ make_T(quat_wxyz_to_R(st["ee_quat_wxyz"]), np.array(st["ee_pos"]))
+    c = sample.cameras[camera]
+    K, T_world_cam = np.array(c.K), np.array(c.T_world_cam)
+    st = sample.state
+    T_world_ee = np.array(sample.T_world_base) @ make_T(quat_wxyz_to_R(st.ee_quat_wxyz), np.array(st.ee_pos))
     s = TILE_SCALE
 
     def px(p):  # pixel centre (u, v) → canvas coordinates of the scaled tile
@@ -45,15 +46,15 @@ def _draw_sample(sample: dict, image_bytes: bytes, camera: str):
             tip = project(K=K, T_world_cam=T_world_cam, p_world=T_world_ee[:3, 3] + AXIS_LEN_M * T_world_ee[:3, axis]).pixel
             if tip is not None:
                 d.line([px(origin), px(tip)], fill=colour, width=3)
-    if c["ee_pixel"] is not None:
-        u, v = px(c["ee_pixel"])
+    if c.ee_pixel is not None:
+        u, v = px(c.ee_pixel)
         r = 5
         d.ellipse([u - r, v - r, u + r, v + r], outline=(255, 255, 0), width=2)
-    caption = f"#{sample['index']} {'open' if st['gripper_open'] else 'closed'} {'visible' if c['ee_visible'] else 'occluded'}"
+    caption = f"#{sample.index} {'open' if st.gripper_open else 'closed'} {'visible' if c.ee_visible else 'occluded'}"
     d.rectangle([0, 0, im.size[0], 14], fill=(0, 0, 0))
     d.text((3, 1), caption, fill=(255, 255, 255))
     d.rectangle([0, im.size[1] - 14, im.size[0], im.size[1]], fill=(0, 0, 0))
-    d.text((3, im.size[1] - 13), sample["text"]["rosa"]["answer"], fill=(255, 255, 0))
+    d.text((3, im.size[1] - 13), sample.text["rosa"].answer if "rosa" in sample.text else "", fill=(255, 255, 0))
     return im
 
 
@@ -97,13 +98,9 @@ def contact_sheet(root: str | Path, *, out: Path, count: int = 16, camera: str =
     out = Path(out)
     fmt = _check_out(out)
     store = Store.open(str(root))
-    ds = read_dataset_json(store)
-    try:
-        cfg = ds["config"]
-        cameras, image = list(cfg["cameras"]), f"{camera}.{cfg['image_format']}"
-        total, shards = int(ds["samples"]), [(s["name"], int(s["first_index"]), int(s["samples"])) for s in ds["shards"]]
-    except (KeyError, TypeError, ValueError) as e:
-        raise VerifyError(f"{store.join('dataset.json')}: malformed ({type(e).__name__}: {e}); run `statgen verify {store.uri}`") from None
+    ds = read_dataset_json(store, damaged=VerifyError)
+    cameras, image = list(ds.config.cameras), f"{camera}.{ds.config.image_format}"
+    total, shards = ds.samples, [(s.name, s.first_index, s.samples) for s in ds.shards]
     if camera not in cameras:
         raise ConfigError(f"--camera {camera}: not in this dataset; valid: {', '.join(cameras)}")
     wanted = set(np.linspace(0, total - 1, min(count, total)).astype(int).tolist()) if total > 0 else set()
@@ -117,8 +114,11 @@ def contact_sheet(root: str | Path, *, out: Path, count: int = 16, camera: str =
                 if key.isdigit() and int(key) in wanted:
                     if image not in fields or "json" not in fields:
                         raise VerifyError(f"{name}: sample {key} lacks {image} or json; run `statgen verify {store.uri}`")
-                    tiles.append(_draw_sample(json.loads(fields["json"]), fields[image], camera))
-        except (tarfile.TarError, EOFError, OSError, ValueError, KeyError, TypeError, IndexError) as e:
+                    sample = Sample.from_json(json.loads(fields["json"]))
+                    if camera not in sample.cameras:
+                        raise VerifyError(f"{name}: sample {key} has no labels for camera {camera!r}; run `statgen verify {store.uri}`")
+                    tiles.append(_draw_sample(sample, fields[image], camera))
+        except (tarfile.TarError, EOFError, OSError, ValueError, KeyError, TypeError, IndexError, SchemaError) as e:
             where = f"near sample {key}" if key else "at its start"
             raise VerifyError(f"{name}: unreadable {where} ({type(e).__name__}); run `statgen verify {store.uri}`") from None
     if not tiles:

@@ -12,21 +12,20 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import orjson
 
 from statgen.config import GenerateConfig, RobotSpec, TaskSpec
-from statgen.schema import SAMPLE_SCHEMA
+from statgen.schema import QA, SAMPLE_SCHEMA, Acceptance, Sample, ShardInfo, index_row, index_schema
 from statgen.core import rosa, text
 from statgen.faults import maybe_kill
 from statgen.sim.assets import ResolvedModel
-from statgen.sim.sampler import Acceptance, Sampler, set_qpos
+from statgen.sim.sampler import Sampler, set_qpos
 from statgen.sim.scene import build_scene
 from statgen.storage.fs import Store
-from statgen.storage.index import index_row, write_index
-from statgen.storage.shards import ShardInfo, ShardWriter, index_name
+from statgen.storage.index import write_index
+from statgen.storage.shards import ShardWriter, index_name
 
 
 MAX_BATCH = 64  # samples per phase of produce(); more gains nothing measurable
@@ -82,32 +81,30 @@ class ShardProducer:
         self.scene = build_scene(robot=job.robot, task=job.task, resolved=job.model, cameras=cfg.cameras, render=cfg.render)
         self.sampler = Sampler(self.scene, require_visible=cfg.require_visible, max_draws_per_sample=cfg.max_draws_per_sample)
         self.ranges = job.rosa_ranges
+        self.index_schema = index_schema(self.scene.index.joint_names, cfg.cameras)
         self.renderer = None
         if render:
             from statgen.sim.render import CameraRenderer
 
             self.renderer = CameraRenderer(self.scene, render=cfg.render, depth=cfg.depth, seg=cfg.seg)
 
-    def sample(self, rng: np.random.Generator, index: int, acc: Acceptance) -> dict[str, Any]:
-        """One accepted sample's JSON (state, cameras, text); self.sampler.data is left at it."""
-        labels = self.sampler.draw(rng, acc)
-        s = labels["state"]
-        ee_pos, euler = np.array(s["ee_pos"]), np.array(s["ee_euler_xyz"])
-        tokens = rosa.to_bins(rosa.rosa_vector(ee_pos=ee_pos, ee_euler_xyz=euler, gripper_open=s["gripper_open"]), self.ranges)
-        natural = text.natural_text(rng=rng, ee_pos=ee_pos, ee_euler_xyz=euler, gripper_open=s["gripper_open"], gripper_width=s["gripper_width"],
-                                    has_gripper=self.job.robot.has_gripper)
-        return {
-            "schema": SAMPLE_SCHEMA, "index": index, "robot": self.job.robot.name, "task": self.job.task.name,
-            **labels,
-            "text": {"rosa": {"question": text.ROSA_QUESTION, "answer": rosa.format_tokens(tokens)}, "natural": natural},
-        }
+    def sample(self, rng: np.random.Generator, index: int, acc: Acceptance) -> Sample:
+        """One accepted sample (state, cameras, text); self.sampler.data is left at it."""
+        state, T_world_base, cameras = self.sampler.draw(rng, acc)
+        ee_pos, euler = np.array(state.ee_pos), np.array(state.ee_euler_xyz)
+        tokens = rosa.to_bins(rosa.rosa_vector(ee_pos=ee_pos, ee_euler_xyz=euler, gripper_open=state.gripper_open), self.ranges)
+        natural = text.natural_text(rng=rng, ee_pos=ee_pos, ee_euler_xyz=euler, gripper_open=state.gripper_open,
+                                    gripper_width=state.gripper_width, has_gripper=self.job.robot.has_gripper)
+        return Sample(schema=SAMPLE_SCHEMA, index=index, robot=self.job.robot.name, task=self.job.task.name, state=state,
+                      T_world_base=T_world_base, cameras=cameras,
+                      text={"rosa": QA(text.ROSA_QUESTION, rosa.format_tokens(tokens)), "natural": QA(natural["question"], natural["answer"])})
 
-    def render(self, sample: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+    def render(self, sample: Sample) -> dict[str, dict[str, np.ndarray]]:
         """Images per camera of one sample's configuration (set again from its qpos, so FK is exact)."""
-        set_qpos(self.scene, self.sampler.data, qpos=np.array(sample["state"]["qpos"]))
+        set_qpos(self.scene, self.sampler.data, qpos=np.array(sample.state.qpos))
         return {cam: self.renderer.render(self.sampler.data, cam) for cam in self.job.config.cameras}
 
-    def encode(self, sample: dict[str, Any], images: dict[str, dict[str, np.ndarray]]) -> dict[str, bytes]:
+    def encode(self, sample: Sample, images: dict[str, dict[str, np.ndarray]]) -> dict[str, bytes]:
         """The tar members of one sample: images per camera, then the JSON."""
         from statgen.sim.render import encode_image
 
@@ -120,7 +117,7 @@ class ShardProducer:
                 out[f"{cam}.depth.png"] = encode_image(imgs["depth"], fmt="png")
             if cfg.seg:
                 out[f"{cam}.seg.png"] = encode_image(imgs["seg"], fmt="png")
-        out["json"] = orjson.dumps(sample, option=orjson.OPT_SORT_KEYS)
+        out["json"] = orjson.dumps(sample.to_json(), option=orjson.OPT_SORT_KEYS)
         return out
 
     def batch_size(self) -> int:
@@ -152,14 +149,14 @@ class ShardProducer:
                     samples = [self.sample(rng, index, acc) for index in indices]
                     images = [self.render(sample) for sample in samples]
                     for sample, imgs in zip(samples, images):
-                        w.write(sample["index"], self.encode(sample, imgs))
+                        w.write(sample.index, self.encode(sample, imgs))
                         rows.append(index_row(sample, shard_name=w.name))
-                        if sample["index"] - plan.first_index == plan.count // 2:
+                        if sample.index - plan.first_index == plan.count // 2:
                             maybe_kill("mid_shard")
                     if progress is not None:
                         progress(len(samples))
             maybe_kill("after_shard_rename")
-            index_sha = write_index(stage, index_name(plan.shard), rows, publish=store.put_file)
+            index_sha = write_index(stage, index_name(plan.shard), rows, schema=self.index_schema, publish=store.put_file)
         finally:
             if not store.is_local:
                 shutil.rmtree(stage, ignore_errors=True)

@@ -1,6 +1,444 @@
-"""The data contract, declared once: the sample, dataset.json and the index."""
+"""The data contract, declared once: the sample, dataset.json and the Parquet index.
+
+Every writer and reader goes through these declarations: the producer builds `Sample`s and
+writes `Sample.to_json()`; the index is `index_schema()` (an explicit Arrow schema) filled with
+`index_row()`; dataset.json is a `DatasetInfo`. Readers (verify, preview, loading) parse with
+`Sample.from_json` and `DatasetInfo.from_json`, which check the types, shapes and versions
+against the declarations and report every problem at once (SchemaError, one line).
+
+Versions. A sample names its schema ("statgen.sample/1"). `SAMPLE_SCHEMAS` lists every version
+this code reads, and `_SAMPLE_VERSIONS` what each adds or requires beyond the fields every
+version has. A new version (a `scene` block, episode fields) adds fields with a default of None
+here, lists them under its version, and bumps SAMPLE_SCHEMA; older datasets keep reading.
+
+`to_json()` builds plain dicts (what orjson writes, with sorted keys) without
+dataclasses.asdict: it runs once per sample on the hot path.
+"""
 
 from __future__ import annotations
 
-SAMPLE_SCHEMA = "statgen.sample/1"
+import dataclasses
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from statgen.config.check import problems_message
+from statgen.errors import VerifyError
+
+SAMPLE_SCHEMA = "statgen.sample/1"  # what this code writes
+SAMPLE_SCHEMAS = ("statgen.sample/1",)  # what it reads
 DATASET_SCHEMA = "statgen.dataset/1"
+DATASET_SCHEMAS = ("statgen.dataset/1",)
+REJECT_REASONS = ("collision", "workspace", "out_of_view", "not_visible")
+
+# Per sample version: the fields it has beyond those every version has, and the fields
+# that must not be null in it (e.g. schema 2 stores ee_pixel whatever the sign of z).
+_SAMPLE_VERSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "statgen.sample/1": {"fields": (), "not_null": ()},
+}
+
+
+class SchemaError(VerifyError):
+    """Data that does not match its declaration (a damaged or foreign file). Exit code 1.
+    `problems` lists every problem; the message is one line."""
+
+    def __init__(self, problems: list[str], what: str = ""):
+        super().__init__(problems_message(problems, what))
+        self.problems = problems
+
+
+def _shape(*dims: int) -> dict[str, Any]:
+    """Field metadata: a list of this shape ((3,) a 3-vector, (4, 4) a matrix)."""
+    return {"shape": dims}
+
+
+def _min(lo: int) -> dict[str, Any]:
+    """Field metadata: an integer >= lo."""
+    return {"min": lo}
+
+
+# --------------------------------------------------------------------------- the sample
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """The robot's state in its base frame (DESIGN.md, "Sample")."""
+
+    frame: str
+    joint_names: list[str]
+    qpos: list[float]  # arm joints, then gripper joints [rad or m]
+    ee_pos: list[float] = field(metadata=_shape(3))  # [m]
+    ee_quat_wxyz: list[float] = field(metadata=_shape(4))
+    ee_euler_xyz: list[float] = field(metadata=_shape(3))  # roll, pitch, yaw [rad]
+    ee_rot6d: list[float] = field(metadata=_shape(6))
+    gripper_width: float  # [m]
+    gripper_open_fraction: float
+    gripper_open: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"frame": self.frame, "joint_names": self.joint_names, "qpos": self.qpos, "ee_pos": self.ee_pos,
+                "ee_quat_wxyz": self.ee_quat_wxyz, "ee_euler_xyz": self.ee_euler_xyz, "ee_rot6d": self.ee_rot6d,
+                "gripper_width": self.gripper_width, "gripper_open_fraction": self.gripper_open_fraction, "gripper_open": self.gripper_open}
+
+
+@dataclass(frozen=True, slots=True)
+class CameraLabel:
+    """One camera's labels: its size, OpenCV K and T_world_cam, and where the TCP is in its image."""
+
+    width: int
+    height: int
+    K: list[list[float]] = field(metadata=_shape(3, 3))
+    T_world_cam: list[list[float]] = field(metadata=_shape(4, 4))
+    ee_pixel: list[float] | None = field(metadata=_shape(2))  # [px]; schema 1: None behind the camera
+    ee_depth: float  # z in the camera frame [m]
+    ee_in_view: bool
+    ee_visible: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"width": self.width, "height": self.height, "K": self.K, "T_world_cam": self.T_world_cam, "ee_pixel": self.ee_pixel,
+                "ee_depth": self.ee_depth, "ee_in_view": self.ee_in_view, "ee_visible": self.ee_visible}
+
+
+@dataclass(frozen=True, slots=True)
+class QA:
+    question: str
+    answer: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"question": self.question, "answer": self.answer}
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One sample's `json` member."""
+
+    schema: str
+    index: int = field(metadata=_min(0))
+    robot: str
+    task: str
+    state: State
+    T_world_base: list[list[float]] = field(metadata=_shape(4, 4))
+    cameras: dict[str, CameraLabel]
+    text: dict[str, QA]  # "rosa", "natural"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": self.schema, "index": self.index, "robot": self.robot, "task": self.task, "state": self.state.to_json(),
+                "T_world_base": self.T_world_base, "cameras": {k: c.to_json() for k, c in self.cameras.items()},
+                "text": {k: t.to_json() for k, t in self.text.items()}}
+
+    @classmethod
+    def from_json(cls, d: Any) -> Sample:
+        """A sample's parsed JSON, checked against the declaration of its schema version. SchemaError lists every problem."""
+        problems: list[str] = []
+        version = d.get("schema") if isinstance(d, dict) else None
+        if isinstance(d, dict) and version not in _SAMPLE_VERSIONS:
+            problems.append(f"schema: expected one of {', '.join(SAMPLE_SCHEMAS)}, got {version!r}")
+            raise SchemaError(problems)
+        sample = _decode(cls, d, "", problems)
+        if not problems:
+            for name in _SAMPLE_VERSIONS[version]["not_null"]:
+                for cam, c in sample.cameras.items():
+                    if getattr(c, name) is None:
+                        problems.append(f"cameras.{cam}.{name}: expected a value in {version}, got null")
+        if problems:
+            raise SchemaError(problems)
+        return sample
+
+
+# --------------------------------------------------------------------------- dataset.json
+
+
+@dataclass
+class Acceptance:
+    """Draws of a shard or a dataset: how many were drawn, accepted, and rejected for which reason."""
+
+    drawn: int = field(default=0, metadata=_min(0))
+    accepted: int = field(default=0, metadata=_min(0))
+    rejected: dict[str, int] = field(default_factory=lambda: {r: 0 for r in REJECT_REASONS})
+
+    def add(self, other: Acceptance) -> None:
+        self.drawn += other.drawn
+        self.accepted += other.accepted
+        for k, v in other.rejected.items():
+            self.rejected[k] = self.rejected.get(k, 0) + v
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"drawn": self.drawn, "accepted": self.accepted, "rejected": dict(sorted(self.rejected.items()))}
+
+    to_json = as_dict
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    """One finished shard, as shards.jsonl and dataset.json record it."""
+
+    name: str
+    first_index: int = field(metadata=_min(0))
+    samples: int = field(metadata=_min(0))
+    bytes: int = field(metadata=_min(0))
+    sha256: str
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "first_index": self.first_index, "samples": self.samples, "bytes": self.bytes, "sha256": self.sha256}
+
+    to_json = as_dict
+
+
+@dataclass(frozen=True)
+class RosaInfo:
+    """How to decode the ROSA tokens: per dimension [min, max], and the number of bins."""
+
+    dims: list[str]
+    ranges: list[list[float]]
+    bins: int = field(metadata=_min(2))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"dims": self.dims, "ranges": self.ranges, "bins": self.bins}
+
+
+@dataclass(frozen=True)
+class AssetInfo:
+    robot: str
+    source: str
+    license: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"robot": self.robot, "source": self.source, "license": self.license}
+
+
+@dataclass(frozen=True)
+class Resources:
+    driver_peak_rss_mb: float
+    worker_peak_rss_mb: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"driver_peak_rss_mb": self.driver_peak_rss_mb, "worker_peak_rss_mb": self.worker_peak_rss_mb}
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """dataset.json. The keys and their names are the contract (DESIGN.md, "Dataset"); `config` is the
+    run identity's settings (statgen.config.settings), `sample_schema` its "schema" key: the version of
+    the samples. robot_spec and task_spec are the robot and scene as they were when the data was made."""
+
+    schema: str
+    statgen_version: str
+    robot: str
+    task: str
+    seed: int = field(metadata=_min(0))
+    samples: int = field(metadata=_min(0))
+    config: Any  # GenerateConfig: the identity settings (robot and task by name)
+    sample_schema: str
+    robot_spec: Any  # RobotSpec
+    task_spec: Any  # TaskSpec
+    model_sha256: str
+    rosa: RosaInfo
+    acceptance: Acceptance
+    versions: dict[str, str]
+    assets: list[AssetInfo]
+    shards: list[ShardInfo]
+    samples_per_second: float | None
+    resources: Resources
+
+    def config_json(self) -> dict[str, Any]:
+        """dataset.json's "config": the identity settings and the sample schema version."""
+        return {**self.config.identity(), "schema": self.sample_schema}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema, "statgen_version": self.statgen_version, "robot": self.robot, "task": self.task, "seed": self.seed,
+            "samples": self.samples, "config": self.config_json(), "robot_spec": spec_json(self.robot_spec),
+            "task_spec": spec_json(self.task_spec), "model_sha256": self.model_sha256, "rosa": self.rosa.to_json(),
+            "acceptance": self.acceptance.to_json(), "versions": dict(self.versions), "assets": [a.to_json() for a in self.assets],
+            "shards": [s.to_json() for s in self.shards], "samples_per_second": self.samples_per_second, "resources": self.resources.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, d: Any) -> DatasetInfo:
+        """dataset.json's parsed content, checked against the declaration. SchemaError lists every problem."""
+        from statgen.config import ConfigError, robot_from_dict, task_from_dict
+        from statgen.config.settings import config_from_identity
+
+        problems: list[str] = []
+        if not isinstance(d, dict):
+            raise SchemaError([f"expected an object, got {type(d).__name__}"])
+        if d.get("schema") not in DATASET_SCHEMAS:
+            raise SchemaError([f"schema: expected one of {', '.join(DATASET_SCHEMAS)}, got {d.get('schema')!r}"])
+        parsed = _decode_fields(cls, {k: v for k, v in d.items() if k != "sample_schema"}, "", problems,
+                                skip=("config", "sample_schema", "robot_spec", "task_spec"))
+        if "sample_schema" in d:
+            problems.append("sample_schema: unknown key")
+        for key, parse in (("config", config_from_identity), ("robot_spec", robot_from_dict), ("task_spec", task_from_dict)):
+            v = d.get(key)
+            if not isinstance(v, dict):
+                problems.append(f"{key}: expected an object, got {_got(v)}" if key in d else f"{key}: missing")
+                continue
+            try:
+                parsed[key] = parse(v)
+            except ConfigError as e:
+                problems.append(str(e) if str(e).startswith(key) else f"{key}: {e}")
+        cfg = d.get("config")
+        if isinstance(cfg, dict):
+            parsed["sample_schema"] = cfg.get("schema")
+            if cfg.get("schema") not in SAMPLE_SCHEMAS:
+                problems.append(f"config.schema: expected one of {', '.join(SAMPLE_SCHEMAS)}, got {cfg.get('schema')!r}")
+        if problems:
+            raise SchemaError(problems)
+        return cls(**parsed)
+
+
+def spec_json(spec: Any) -> dict[str, Any]:
+    """A RobotSpec or TaskSpec as dataset.json and the run identity record it: its fields, JSON-ready,
+    without source_path (where a file was is not what the data is)."""
+    d = json.loads(json.dumps(dataclasses.asdict(spec), sort_keys=True))
+    d.pop("source_path", None)
+    return d
+
+
+# --------------------------------------------------------------------------- decoding against the declarations
+
+
+def _got(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
+def _decode(tp: Any, v: Any, where: str, problems: list[str], meta: Mapping[str, Any] | None = None) -> Any:
+    """Check v against the type tp (and its field metadata); return it, with dataclasses built. Problems are appended."""
+    meta = meta or {}
+    at = where or "top level"
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if v is None and type(None) in args:
+            return None
+        (tp,) = [a for a in args if a is not type(None)]
+        origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(v, dict):
+            problems.append(f"{at}: expected an object, got {_got(v)}")
+            return None
+        n = len(problems)
+        kw = _decode_fields(tp, v, where, problems)
+        return tp(**kw) if len(problems) == n else None
+    if origin is dict:
+        _, vt = typing.get_args(tp)
+        if not isinstance(v, dict):
+            problems.append(f"{at}: expected an object, got {_got(v)}")
+            return None
+        return {k: _decode(vt, x, f"{where}.{k}" if where else k, problems) for k, x in v.items()}
+    if origin is list:
+        (et,) = typing.get_args(tp)
+        if not isinstance(v, list):
+            problems.append(f"{at}: expected a list, got {_got(v)}")
+            return None
+        shape = meta.get("shape")
+        if shape and len(v) != shape[0]:
+            problems.append(f"{at}: expected {shape[0]} values, got {len(v)}")
+            return None
+        sub = {"shape": shape[1:]} if shape and len(shape) > 1 else None
+        n = len(problems)
+        out = [_decode(et, x, f"{where}[{i}]", problems, sub) for i, x in enumerate(v)]
+        del problems[n + 3:]  # a long list of bad values: three are enough to say what is wrong
+        return out
+    ok = {
+        str: lambda: isinstance(v, str),
+        int: lambda: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda: isinstance(v, (int, float)) and not isinstance(v, bool) and not (isinstance(v, float) and math.isnan(v)),
+        bool: lambda: isinstance(v, bool),
+        Any: lambda: True,
+    }[tp]()
+    if not ok:
+        problems.append(f"{at}: expected {_NAMES.get(tp, 'a value')}, got {_got(v)}")
+    elif "min" in meta and v < meta["min"]:
+        problems.append(f"{at}: expected >= {meta['min']}, got {v}")
+    return v
+
+
+_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _decode_fields(cls: type, d: dict[str, Any], where: str, problems: list[str], skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    hints = _hints(cls)
+    out: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(cls)}
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        at = f"{where}.{f.name}" if where else f.name
+        if f.name not in d:
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+                continue
+            problems.append(f"{at}: missing")
+            continue
+        out[f.name] = _decode(hints[f.name], d[f.name], at, problems, f.metadata)
+    for k in sorted(set(d) - names):
+        problems.append(f"{where + '.' if where else ''}{k}: unknown key")
+    return out
+
+
+# --------------------------------------------------------------------------- the index
+
+
+STATE_COLUMNS = (
+    ("ee_pos", "ee_pos", ("x", "y", "z")),
+    ("ee_quat", "ee_quat_wxyz", ("w", "x", "y", "z")),
+    ("ee_euler", "ee_euler_xyz", ("roll", "pitch", "yaw")),
+    ("ee_rot6d", "ee_rot6d", ("0", "1", "2", "3", "4", "5")),
+)
+CAMERA_COLUMNS = (("u", "double"), ("v", "double"), ("depth", "double"), ("in_view", "bool"), ("visible", "bool"))
+
+
+def column_safe(name: str) -> str:
+    return name.replace("/", "_")
+
+
+def index_columns(joint_names: list[str] | tuple[str, ...], cameras: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
+    """(column, Arrow type name) of the index, in order: one row per sample, flat state columns."""
+    cols = [("index", "int64"), ("key", "string"), ("shard", "string")]
+    cols += [(f"{col}_{p}", "double") for col, _, parts in STATE_COLUMNS for p in parts]
+    cols += [("gripper_width", "double"), ("gripper_open_fraction", "double"), ("gripper_open", "bool")]
+    cols += [(f"q_{column_safe(j)}", "double") for j in joint_names]
+    cols += [(f"{cam}_{c}", t) for cam in sorted(cameras) for c, t in CAMERA_COLUMNS]
+    cols += [("rosa", "string")]
+    return cols
+
+
+def index_schema(joint_names: list[str] | tuple[str, ...], cameras: list[str] | tuple[str, ...]):
+    """The index's explicit Arrow schema (pyarrow.Schema)."""
+    import pyarrow as pa
+
+    types = {"int64": pa.int64(), "string": pa.string(), "double": pa.float64(), "bool": pa.bool_()}
+    return pa.schema([pa.field(name, types[t]) for name, t in index_columns(joint_names, cameras)])
+
+
+def index_row(sample: Sample, *, shard_name: str) -> dict[str, Any]:
+    """One sample's index row (see index_columns)."""
+    s = sample.state
+    row: dict[str, Any] = {"index": sample.index, "key": f"{sample.index:09d}", "shard": shard_name}
+    for col, attr, parts in STATE_COLUMNS:
+        for p, v in zip(parts, getattr(s, attr)):
+            row[f"{col}_{p}"] = float(v)
+    row["gripper_width"] = float(s.gripper_width)
+    row["gripper_open_fraction"] = float(s.gripper_open_fraction)
+    row["gripper_open"] = bool(s.gripper_open)
+    for name, q in zip(s.joint_names, s.qpos):
+        row[f"q_{column_safe(name)}"] = float(q)
+    for cam, c in sorted(sample.cameras.items()):
+        px = c.ee_pixel or (float("nan"), float("nan"))
+        row[f"{cam}_u"], row[f"{cam}_v"] = float(px[0]), float(px[1])
+        row[f"{cam}_depth"] = float(c.ee_depth)
+        row[f"{cam}_in_view"] = bool(c.ee_in_view)
+        row[f"{cam}_visible"] = bool(c.ee_visible)
+    row["rosa"] = sample.text["rosa"].answer
+    return row

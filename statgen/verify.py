@@ -22,19 +22,20 @@ import re
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
 
-from statgen.config import RenderSettings, robot_from_dict, task_from_dict
+from statgen.config import GenerateConfig, RenderSettings
 from statgen.config.check import rosa_ranges as _rosa_ranges
+from statgen.config.settings import complete_identity
 from statgen.core import rosa
 from statgen.errors import ConfigError, StatgenError, VerifyError
 from statgen.orchestrate import RUN_JSON, _diff
 from statgen.producer import plan_shards, shard_rng
 from statgen.sim.assets import resolve_model, simplify_visual_meshes
-from statgen.sim.sampler import Acceptance, Sampler, set_qpos, state_labels
+from statgen.schema import Acceptance, DatasetInfo, Sample, SchemaError, ShardInfo, spec_json
+from statgen.sim.sampler import Sampler, set_qpos, state_labels
 from statgen.sim.scene import build_scene
 from statgen.storage.fs import Store
 from statgen.storage.read import iter_shard, read_dataset_json
@@ -84,54 +85,49 @@ class Report:
 class _FK:
     """Re-run FK from stored qpos, and re-draw a shard's first sample, with the dataset's robot and scene."""
 
-    def __init__(self, ds: dict[str, Any], assets_dir: str | None):
+    def __init__(self, ds: DatasetInfo, assets_dir: str | None):
         import mujoco
 
-        cfg = ds["config"]
-        try:  # the robot and scene as they were when the data was made (not today's TOML files)
-            robot, task = robot_from_dict(ds["robot_spec"]), task_from_dict(ds["task_spec"])
-        except (KeyError, TypeError, ValueError, ConfigError) as e:
-            raise VerifyError(f"dataset.json: robot_spec or task_spec is malformed ({type(e).__name__}: {e})") from None
+        cfg = ds.config
+        robot, task = ds.robot_spec, ds.task_spec  # the robot and scene as they were when the data was made (not today's TOML files)
         try:
             model = resolve_model(robot, assets_dir=assets_dir)
         except ConfigError as e:  # the environment's problem, not the dataset's: exit 2, before any shard is read
             raise ConfigError(f"verify needs the robot model to re-run FK: {' '.join(str(e).split())}; or pass --no-fk to check the rest without it") from None
-        self.model_note = "" if model.model_sha256 == ds.get("model_sha256") else " (note: the robot model here differs from the one used)"
+        self.model_note = "" if model.model_sha256 == ds.model_sha256 else " (note: the robot model here differs from the one used)"
         try:
-            if cfg.get("require_visible"):  # then the visibility ray cast, over the rendered (decimated) meshes, decides draws
-                model = simplify_visual_meshes(model, target_reduction=float(cfg.get("render", {}).get("visual_reduction", 0.0)))
-            self.scene = build_scene(robot=robot, task=task, resolved=model, cameras=tuple(cfg["cameras"]), render=RenderSettings())
+            if cfg.require_visible:  # then the visibility ray cast, over the rendered (decimated) meshes, decides draws
+                model = simplify_visual_meshes(model, target_reduction=cfg.render.visual_reduction)
+            self.scene = build_scene(robot=robot, task=task, resolved=model, cameras=tuple(cfg.cameras), render=RenderSettings())
         except StatgenError as e:
             raise ConfigError(f"verify cannot rebuild the dataset's scene with the robot model found here{self.model_note}: {' '.join(str(e).split())}; "
                               "pass --assets with the original model, or --no-fk") from None
         self.data = mujoco.MjData(self.scene.model)
-        self.sampler = Sampler(self.scene, require_visible=bool(cfg.get("require_visible", False)),
-                               max_draws_per_sample=int(cfg.get("max_draws_per_sample", 200)))
-        self.seed = int(cfg["seed"])
+        self.sampler = Sampler(self.scene, require_visible=cfg.require_visible, max_draws_per_sample=cfg.max_draws_per_sample)
+        self.seed = cfg.seed
 
-    def check(self, sample: dict[str, Any]) -> str | None:
-        st = sample["state"]
-        set_qpos(self.scene, self.data, qpos=np.asarray(st["qpos"], dtype=float))
-        labels = state_labels(self.scene, self.data)
-        ref = labels["state"]
+    def check(self, sample: Sample) -> str | None:
+        st = sample.state
+        set_qpos(self.scene, self.data, qpos=np.asarray(st.qpos, dtype=float))
+        ref, T_world_base = state_labels(self.scene, self.data)
         for k in ("ee_pos", "ee_quat_wxyz", "ee_euler_xyz", "ee_rot6d", "gripper_width", "gripper_open_fraction"):
-            err = float(np.max(np.abs(np.asarray(ref[k], dtype=float) - np.asarray(st[k], dtype=float))))
+            err = float(np.max(np.abs(np.asarray(getattr(ref, k), dtype=float) - np.asarray(getattr(st, k), dtype=float))))
             if not err <= FK_TOL:
                 return f"{k} disagrees with FK from qpos by {err:.3g}{self.model_note}"
-        if ref["gripper_open"] != st["gripper_open"] or ref["joint_names"] != st["joint_names"]:
+        if ref.gripper_open != st.gripper_open or ref.joint_names != st.joint_names:
             return f"gripper_open or joint_names disagree with FK{self.model_note}"
-        err = float(np.max(np.abs(np.asarray(labels["T_world_base"]) - np.asarray(sample["T_world_base"]))))
+        err = float(np.max(np.abs(np.asarray(T_world_base) - np.asarray(sample.T_world_base))))
         if not err <= FK_TOL:
             return f"T_world_base disagrees with the scene by {err:.3g}"
         return None
 
-    def redraw(self, shard: int, sample: dict[str, Any]) -> str | None:
+    def redraw(self, shard: int, sample: Sample) -> str | None:
         """Draw the shard's first sample again from (seed, shard); a problem when its qpos differs from the stored one."""
         try:
-            q = np.asarray(self.sampler.draw(shard_rng(self.seed, shard), Acceptance())["state"]["qpos"], dtype=float)
+            q = np.asarray(self.sampler.draw(shard_rng(self.seed, shard), Acceptance()).state.qpos, dtype=float)
         except StatgenError as e:
             return f"no re-draw from (seed {self.seed}, shard {shard}): {e}"
-        stored = np.asarray(sample["state"]["qpos"], dtype=float)
+        stored = np.asarray(sample.state.qpos, dtype=float)
         if q.shape != stored.shape:
             return f"qpos has {stored.size} values, a re-draw from (seed {self.seed}, shard {shard}) has {q.size}"
         err = float(np.max(np.abs(q - stored)))
@@ -140,82 +136,64 @@ class _FK:
         return None
 
 
-def _check_sample(key: str, fields: dict[str, bytes], cfg: dict[str, Any], ranges: np.ndarray) -> tuple[dict | None, str | None]:
+def _check_sample(key: str, fields: dict[str, bytes], cfg: GenerateConfig, ranges: np.ndarray) -> tuple[Sample | None, str | None]:
     from PIL import Image
 
     if "json" not in fields:
         return None, f"sample {key}: no json member"
     try:
-        sample = json.loads(fields["json"])
+        raw = json.loads(fields["json"])
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None, f"sample {key}: json does not parse"
-    if not isinstance(sample, dict) or not isinstance(sample.get("index"), int) or f"{sample['index']:09d}" != key:
-        return None, f"sample {key}: json index {sample.get('index') if isinstance(sample, dict) else None} does not match the key"
-    for cam in cfg["cameras"]:
-        name = f"{cam}.{cfg['image_format']}"
+    try:
+        sample = Sample.from_json(raw)
+    except SchemaError as e:
+        return None, f"sample {key}: malformed json ({e})"
+    if f"{sample.index:09d}" != key:
+        return None, f"sample {key}: json index {sample.index} does not match the key"
+    for cam in cfg.cameras:
+        name = f"{cam}.{cfg.image_format}"
         if name not in fields:
             return None, f"sample {key}: missing {name}"
+        if cam not in sample.cameras:
+            return None, f"sample {key}: no labels for camera {cam!r} in its json"
         try:
             im = Image.open(io.BytesIO(fields[name]))
             im.load()
         except Exception as e:  # noqa: BLE001 - any decoder failure is the finding
             return None, f"sample {key}: {name} does not decode ({type(e).__name__})"
-        c = sample["cameras"][cam]
-        if im.size != (c["width"], c["height"]):
-            return None, f"sample {key}: {name} is {im.size}, labels say {(c['width'], c['height'])}"
-    st = sample["state"]
-    tokens = rosa.to_bins(rosa.rosa_vector(ee_pos=np.array(st["ee_pos"]), ee_euler_xyz=np.array(st["ee_euler_xyz"]), gripper_open=st["gripper_open"]), ranges)
-    if rosa.format_tokens(tokens) != sample["text"]["rosa"]["answer"]:
-        return None, f"sample {key}: ROSA answer {sample['text']['rosa']['answer']!r} does not match the state ({rosa.format_tokens(tokens)!r})"
+        c = sample.cameras[cam]
+        if im.size != (c.width, c.height):
+            return None, f"sample {key}: {name} is {im.size}, labels say {(c.width, c.height)}"
+    st = sample.state
+    tokens = rosa.to_bins(rosa.rosa_vector(ee_pos=np.array(st.ee_pos), ee_euler_xyz=np.array(st.ee_euler_xyz), gripper_open=st.gripper_open), ranges)
+    answer = sample.text["rosa"].answer if "rosa" in sample.text else None
+    if rosa.format_tokens(tokens) != answer:
+        return None, f"sample {key}: ROSA answer {answer!r} does not match the state ({rosa.format_tokens(tokens)!r})"
     return sample, None
 
 
 # --------------------------------------------------------------------------- dataset.json
 
 
-def _count(v: Any, *, positive: bool = False) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= (1 if positive else 0)
-
-
-def _shape(store: Store, ds: dict[str, Any]) -> None:
-    """Raise VerifyError naming the fields of dataset.json that verify cannot use at all."""
-    cfg = ds.get("config")
-    bad = [k for k, ok in (("samples", _count(ds.get("samples"))), ("seed", _count(ds.get("seed"))), ("config", isinstance(cfg, dict)),
-                           ("robot_spec", isinstance(ds.get("robot_spec"), dict)), ("task_spec", isinstance(ds.get("task_spec"), dict)),
-                           ("rosa", isinstance(ds.get("rosa"), dict))) if not ok]
-    if isinstance(cfg, dict):
-        bad += [f"config.{k}" for k, ok in (
-            ("n", _count(cfg.get("n"))), ("seed", _count(cfg.get("seed"))), ("shard_size", _count(cfg.get("shard_size"), positive=True)),
-            ("cameras", isinstance(cfg.get("cameras"), list) and bool(cfg["cameras"]) and all(isinstance(c, str) for c in cfg["cameras"])),
-            ("image_format", isinstance(cfg.get("image_format"), str))) if not ok]
-    for i, s in enumerate(ds["shards"]):
-        if not (isinstance(s, dict) and isinstance(s.get("name"), str) and isinstance(s.get("sha256"), str)
-                and all(_count(s.get(k)) for k in ("first_index", "samples", "bytes"))):
-            bad.append(f"shards[{i}]")
-    if bad:
-        fix = (f"rewrite it with `statgen generate --resume --out {store.uri}`" if store.exists(RUN_JSON)
-               else "copy it again from the dataset's source")
-        raise VerifyError(f"{store.join('dataset.json')}: malformed or missing field(s) {', '.join(bad[:6])}{' ...' if len(bad) > 6 else ''}; {fix}")
-
-
-def _made_with_ranges(ds: dict[str, Any]) -> tuple[np.ndarray, str]:
+def _made_with_ranges(ds: DatasetInfo) -> tuple[np.ndarray, str]:
     """The ROSA ranges the samples were made with: config.rosa_ranges, else the robot's."""
-    src = "config.rosa_ranges" if ds["config"].get("rosa_ranges") is not None else "robot_spec.rosa_ranges"
-    v = ds["config"]["rosa_ranges"] if src == "config.rosa_ranges" else ds["robot_spec"].get("rosa_ranges")
+    src = "config.rosa_ranges" if ds.config.rosa_ranges is not None else "robot_spec.rosa_ranges"
+    v = ds.config.rosa_ranges if ds.config.rosa_ranges is not None else ds.robot_spec.rosa_ranges
     try:
-        return np.array(_rosa_ranges(v, f"dataset.json: {src}"), dtype=float), src
+        return np.array(_rosa_ranges(json.loads(json.dumps(v)), f"dataset.json: {src}"), dtype=float), src
     except ConfigError as e:
         raise VerifyError(f"{e}; without them verify cannot check the ROSA answers") from None
 
 
-def _check_dataset_json(store: Store, ds: dict[str, Any], rep: Report) -> np.ndarray:
+def _check_dataset_json(store: Store, ds: DatasetInfo, rep: Report) -> np.ndarray:
     """dataset.json against itself and against _run/run.json. Returns the ROSA ranges to check samples against."""
-    cfg = ds["config"]
+    cfg = ds.config
     for k in ("seed", "robot", "task"):
-        if ds.get(k) != cfg.get(k):
-            rep.problem(f"dataset.json: {k} is {ds.get(k)!r} but config.{k} is {cfg.get(k)!r}")
+        if getattr(ds, k) != getattr(cfg, k):
+            rep.problem(f"dataset.json: {k} is {getattr(ds, k)!r} but config.{k} is {getattr(cfg, k)!r}")
     ranges, src = _made_with_ranges(ds)
-    listed = ds["rosa"].get("ranges")
+    listed = ds.rosa.ranges
     try:
         same = np.array(listed, dtype=float).shape == ranges.shape and np.array_equal(np.array(listed, dtype=float), ranges)
     except (TypeError, ValueError):
@@ -227,14 +205,14 @@ def _check_dataset_json(store: Store, ds: dict[str, Any], rep: Report) -> np.nda
             dims = []
         rep.problem(f"dataset.json: rosa.ranges {listed!r} differ from the ranges the samples were made with ({src} {ranges.tolist()})"
                     + (f" in {', '.join(dims)}" if dims else "") + "; decoding tokens with them would be wrong")
-    if cfg["n"] == sum(s["samples"] for s in ds["shards"]):
-        plan = [(shard_name(p.shard), p.first_index, p.count) for p in plan_shards(cfg["n"], cfg["shard_size"])]
-        got = sorted((s["name"], s["first_index"], s["samples"]) for s in ds["shards"])
+    if cfg.n == sum(s.samples for s in ds.shards):
+        plan = [(shard_name(p.shard), p.first_index, p.count) for p in plan_shards(cfg.n, cfg.shard_size)]
+        got = sorted((s.name, s.first_index, s.samples) for s in ds.shards)
         if got != plan:
             diff = next(((g, p) for g, p in zip(got, plan) if g != p), (None, None))
             where = (f"{diff[0][0]} lists first_index {diff[0][1]}, {diff[0][2]} samples; expected {diff[1][0]} with first_index {diff[1][1]}, {diff[1][2]} samples"
                      if diff[0] else f"{len(got)} shards listed, {len(plan)} expected")
-            rep.problem(f"dataset.json: the shard list does not match config.n {cfg['n']} and config.shard_size {cfg['shard_size']}: {where}")
+            rep.problem(f"dataset.json: the shard list does not match config.n {cfg.n} and config.shard_size {cfg.shard_size}: {where}")
     if not store.exists(RUN_JSON):
         rep.notes.append(f"no {RUN_JSON} here (not copied?): dataset.json is checked against the data only")
         rep.repair = (f"This copy has no {RUN_JSON}, so `statgen generate --resume` cannot repair it: copy it again from its source, "
@@ -248,9 +226,11 @@ def _check_dataset_json(store: Store, ds: dict[str, Any], rep: Report) -> np.nda
         rep.problem(f"{RUN_JSON}: unreadable ({type(e).__name__}); it is what `statgen generate --resume` continues from")
         rep.repair = "Without a readable run.json it cannot be repaired in place: copy the dataset again from its source, or generate it again with its original flags"
         return ranges
-    diffs = (_diff(identity.get("config", {}), cfg, "config.") + _diff(identity.get("robot", {}), ds["robot_spec"], "robot_spec.")
-             + _diff(identity.get("task", {}), ds["task_spec"], "task_spec."))
-    if identity.get("model_sha256") != ds.get("model_sha256"):
+    recorded = identity.get("config", {})
+    recorded = complete_identity(recorded) if isinstance(recorded, dict) else recorded  # made before a setting existed: its default
+    diffs = (_diff(recorded, ds.config_json(), "config.") + _diff(identity.get("robot", {}), spec_json(ds.robot_spec), "robot_spec.")
+             + _diff(identity.get("task", {}), spec_json(ds.task_spec), "task_spec."))
+    if identity.get("model_sha256") != ds.model_sha256:
         diffs.append("model_sha256")
     if diffs:
         rep.problem(f"dataset.json differs from the run's record ({RUN_JSON}) in {', '.join(diffs[:6])}{' ...' if len(diffs) > 6 else ''}")
@@ -293,18 +273,18 @@ def _key_problems(keys: list[str], first: int, count: int) -> list[str]:
     return out
 
 
-def _check_shard(store: Store, s: dict[str, Any], cfg: dict[str, Any], ranges: np.ndarray, fk: _FK | None, fk_samples: int,
+def _check_shard(store: Store, s: ShardInfo, cfg: GenerateConfig, ranges: np.ndarray, fk: _FK | None, fk_samples: int,
                  seen: dict[str, str], rep: Report) -> _Shard:
-    name, first, count = s["name"], s["first_index"], s["samples"]
+    name, first, count = s.name, s.first_index, s.samples
     sh = _Shard(name)
     problems = sh.problems
     if not store.exists(name):
         problems.append("missing")
         return sh
     size = store.size(name)
-    if size != s["bytes"]:
-        problems.append(f"size {size} bytes, expected {s['bytes']} (truncated or altered)")
-    elif store.sha256(name) != s["sha256"]:
+    if size != s.bytes:
+        problems.append(f"size {size} bytes, expected {s.bytes} (truncated or altered)")
+    elif store.sha256(name) != s.sha256:
         problems.append("sha256 mismatch (corrupted or altered)")
     m = SHARD_RE.match(name)
     shard = int(m.group(1)) if m else None
@@ -326,7 +306,7 @@ def _check_shard(store: Store, s: dict[str, Any], cfg: dict[str, Any], ranges: n
                         e = fk.check(sample)
                         if e:
                             problems.append(f"sample {key}: {e}")
-                    if i == 0 and shard is not None and sample["index"] == first:
+                    if i == 0 and shard is not None and sample.index == first:
                         rep.redrawn += 1
                         e = fk.redraw(shard, sample)
                         sh.redraw = e and f"sample {key}: {e}"
@@ -372,24 +352,23 @@ def verify(root: str | Path, *, fk_samples: int | None = None, assets_dir: str |
         raise ConfigError(f"--fk-samples {fk_samples} and --no-fk contradict each other; pass one of them")
     store = Store.open(str(root))
     ds = read_dataset_json(store, damaged=VerifyError)
-    _shape(store, ds)
     rep = Report(root=store.uri, fk=fk)
-    cfg = ds["config"]
+    cfg = ds.config
     ranges = _check_dataset_json(store, ds, rep)
     checker = _FK(ds, assets_dir) if fk else None  # before any shard is read: a missing model stops here
-    listed = {s["name"] for s in ds["shards"]}
+    listed = {s.name for s in ds.shards}
     on_disk = {rel for rel in store.list("shards") if rel.endswith(".tar")}
     for extra in sorted(on_disk - listed):
         rep.shard_status.append((extra, "not listed in dataset.json (extra or from another dataset)"))
         rep.problems.append(f"{extra}: not listed in dataset.json")
     seen: dict[str, str] = {}
     shards = [_check_shard(store, s, cfg, ranges, checker, fk_samples or 0, seen, rep)
-              for s in sorted(ds["shards"], key=lambda s: (s["first_index"], s["name"]))]
+              for s in sorted(ds.shards, key=lambda s: (s.first_index, s.name))]
     rep.samples = sum(sh.read for sh in shards)
-    rep.listed = sum(s["samples"] for s in ds["shards"])
+    rep.listed = sum(s.samples for s in ds.shards)
     redraws = [sh.redraw for sh in shards if sh.redraw is not None]
     if redraws and len(redraws) == rep.redrawn:  # no shard reproduces: dataset.json's seed or config, not the shards
-        rep.problem(f"the data does not reproduce from dataset.json's seed {cfg['seed']} and config: the first sample of "
+        rep.problem(f"the data does not reproduce from dataset.json's seed {cfg.seed} and config: the first sample of "
                     f"{'the only shard' if rep.redrawn == 1 else f'each of the {rep.redrawn} shards'} differs from its re-draw "
                     "(seed or config edited, or the shards come from another run)")
     else:
@@ -400,7 +379,7 @@ def verify(root: str | Path, *, fk_samples: int | None = None, assets_dir: str |
         status = "; ".join(sh.problems[:MAX_PROBLEMS_PER_SHARD]) + (f" ({sh.note})" if sh.note else "")
         rep.shard_status.append((sh.name, status or "ok"))
         rep.problems += [f"{sh.name}: {p}" for p in sh.problems]
-    n, total = cfg["n"], ds["samples"]
+    n, total = cfg.n, ds.samples
     if total != rep.listed or n != rep.listed:
         said = [f"says {total} samples" if total != rep.listed else "", f"config.n is {n}" if n != rep.listed else ""]
         hold = "its shards hold" if all(sh.exact for sh in shards) else "its shard list adds up to"

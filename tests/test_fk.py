@@ -54,13 +54,13 @@ def mount_by_hand(task) -> np.ndarray:
     return T
 
 
-def check_rotation_fields(state: dict, R_ref: np.ndarray) -> None:
-    q = np.array(state["ee_quat_wxyz"])
+def check_rotation_fields(state, R_ref: np.ndarray) -> None:
+    q = np.array(state.ee_quat_wxyz)
     assert q[0] >= 0
     assert np.linalg.norm(q) == pytest.approx(1.0, abs=EXACT_TOL)
     assert rot_angle(wxyz_to_R(q), R_ref) < ROT_TOL_RAD
-    np.testing.assert_allclose(state["ee_rot6d"], np.concatenate([R_ref[:, 0], R_ref[:, 1]]), atol=ROT_TOL_RAD)
-    e = np.array(state["ee_euler_xyz"])
+    np.testing.assert_allclose(state.ee_rot6d, np.concatenate([R_ref[:, 0], R_ref[:, 1]]), atol=ROT_TOL_RAD)
+    e = np.array(state.ee_euler_xyz)
     assert rot_angle(Rotation.from_euler("xyz", e).as_matrix(), R_ref) < ROT_TOL_RAD
     assert -np.pi / 2 <= e[1] <= np.pi / 2 and np.all(np.abs(e[[0, 2]]) <= np.pi + EXACT_TOL)
 
@@ -90,9 +90,9 @@ def test_T_world_base_is_the_mount(robot, franka, jaco):
     for _ in range(5):  # the base does not move with the joints
         q = rng.uniform(scene.index.arm_ranges[:, 0], scene.index.arm_ranges[:, 1])
         set_configuration(scene, d, q_arm=q, open_fraction=0.5)
-        labels = state_labels(scene, d)
-        np.testing.assert_allclose(np.array(labels["T_world_base"]), mount_by_hand(scene.task), atol=EXACT_TOL)
-        assert labels["state"]["frame"] == "base"
+        state, T_world_base = state_labels(scene, d)
+        np.testing.assert_allclose(np.array(T_world_base), mount_by_hand(scene.task), atol=EXACT_TOL)
+        assert state.frame == "base"
 
 
 def test_franka_tcp_matches_dh(franka):
@@ -104,14 +104,14 @@ def test_franka_tcp_matches_dh(franka):
         q = rng.uniform(ranges[:, 0], ranges[:, 1])
         frac = float(rng.uniform())
         set_configuration(franka, d, q_arm=q, open_fraction=frac)
-        s = state_labels(franka, d)["state"]
+        s = state_labels(franka, d)[0]
         T_ref = ref.panda_tcp_from_flange(ref.panda_dh_fk(q))  # T_link0_tcp = T_base_ee
-        dp = float(np.linalg.norm(np.array(s["ee_pos"]) - T_ref[:3, 3]))
-        dr = rot_angle(wxyz_to_R(s["ee_quat_wxyz"]), T_ref[:3, :3])
+        dp = float(np.linalg.norm(np.array(s.ee_pos) - T_ref[:3, 3]))
+        dr = rot_angle(wxyz_to_R(s.ee_quat_wxyz), T_ref[:3, :3])
         worst_p, worst_r = max(worst_p, dp), max(worst_r, dr)
         assert dp < POS_TOL_M, f"q={q.tolist()}: |dp| = {dp:.3e} m"
         check_rotation_fields(s, T_ref[:3, :3])
-        np.testing.assert_allclose(s["qpos"][:7], q, atol=0)
+        np.testing.assert_allclose(s.qpos[:7], q, atol=0)
     assert worst_p < POS_TOL_M and worst_r < ROT_TOL_RAD
 
 
@@ -132,12 +132,12 @@ def test_franka_state_fields(franka):
     d = mujoco.MjData(franka.model)
     q = np.array([0, 0, 0, -1.57079, 0, 1.57079, -0.7853])
     set_configuration(franka, d, q_arm=q, open_fraction=1.0)
-    s = state_labels(franka, d)["state"]
-    assert s["joint_names"] == [f"joint{i}" for i in range(1, 8)] + ["finger_joint1", "finger_joint2"]
-    np.testing.assert_allclose(s["qpos"], [*q, 0.04, 0.04], atol=0)
+    s = state_labels(franka, d)[0]
+    assert s.joint_names == [f"joint{i}" for i in range(1, 8)] + ["finger_joint1", "finger_joint2"]
+    np.testing.assert_allclose(s.qpos, [*q, 0.04, 0.04], atol=0)
     for k in ("ee_pos", "ee_quat_wxyz", "ee_euler_xyz", "ee_rot6d"):
-        assert len(s[k]) == {"ee_pos": 3, "ee_quat_wxyz": 4, "ee_euler_xyz": 3, "ee_rot6d": 6}[k]
-        assert all(isinstance(x, float) for x in s[k])
+        assert len(getattr(s, k)) == {"ee_pos": 3, "ee_quat_wxyz": 4, "ee_euler_xyz": 3, "ee_rot6d": 6}[k]
+        assert all(isinstance(x, float) for x in getattr(s, k))
 
 
 @pytest.mark.parametrize(
@@ -152,11 +152,11 @@ def test_franka_gripper(franka, frac, q_finger, is_open):
     q1 = d.qpos[m.jnt_qposadr[m.joint("finger_joint1").id]]
     q2 = d.qpos[m.jnt_qposadr[m.joint("finger_joint2").id]]
     assert q1 == pytest.approx(q_finger, abs=EXACT_TOL) and q2 == pytest.approx(q_finger, abs=EXACT_TOL)
-    s = state_labels(franka, d)["state"]
-    assert s["gripper_width"] == pytest.approx(q1 + q2, abs=EXACT_TOL)
-    assert s["gripper_open_fraction"] == pytest.approx(frac, abs=EXACT_TOL)
-    assert s["gripper_open"] is is_open
-    np.testing.assert_allclose(s["qpos"][7:], [q1, q2], atol=0)
+    s = state_labels(franka, d)[0]
+    assert s.gripper_width == pytest.approx(q1 + q2, abs=EXACT_TOL)
+    assert s.gripper_open_fraction == pytest.approx(frac, abs=EXACT_TOL)
+    assert s.gripper_open is is_open
+    np.testing.assert_allclose(s.qpos[7:], [q1, q2], atol=0)
 
 
 def test_franka_gripper_width_from_random_finger_qpos(franka):
@@ -170,9 +170,9 @@ def test_franka_gripper_width_from_random_finger_qpos(franka):
         d.qpos[:7] = rng.uniform(franka.index.arm_ranges[:, 0], franka.index.arm_ranges[:, 1])
         d.qpos[a1], d.qpos[a2] = q1, q2
         mujoco.mj_kinematics(m, d)
-        s = state_labels(franka, d)["state"]
-        assert s["gripper_width"] == pytest.approx(q1 + q2, abs=EXACT_TOL)
-        assert s["gripper_open_fraction"] == pytest.approx((q1 / 0.04 + q2 / 0.04) / 2, abs=EXACT_TOL)
+        s = state_labels(franka, d)[0]
+        assert s.gripper_width == pytest.approx(q1 + q2, abs=EXACT_TOL)
+        assert s.gripper_open_fraction == pytest.approx((q1 / 0.04 + q2 / 0.04) / 2, abs=EXACT_TOL)
 
 
 def test_jaco_tcp_matches_mjcf_chain(jaco):
@@ -182,9 +182,9 @@ def test_jaco_tcp_matches_mjcf_chain(jaco):
     for _ in range(N_CONFIGS):
         q = rng.uniform(ranges[:, 0], ranges[:, 1])
         set_configuration(jaco, d, q_arm=q, open_fraction=float(rng.uniform()))
-        s = state_labels(jaco, d)["state"]
+        s = state_labels(jaco, d)[0]
         T_ref = ref.jaco_pinch_fk(q)  # T_base_pinchsite
-        dp = float(np.linalg.norm(np.array(s["ee_pos"]) - T_ref[:3, 3]))
+        dp = float(np.linalg.norm(np.array(s.ee_pos) - T_ref[:3, 3]))
         assert dp < POS_TOL_M, f"q={q.tolist()}: |dp| = {dp:.3e} m"
         check_rotation_fields(s, T_ref[:3, :3])
 
@@ -197,9 +197,9 @@ def test_jaco_gripper_fraction(jaco, frac):
     m = jaco.model
     for j in ("hand/finger_1", "hand/finger_2", "hand/finger_3"):
         assert d.qpos[m.jnt_qposadr[m.joint(j).id]] == pytest.approx(1.35 + frac * (0.15 - 1.35), abs=EXACT_TOL)
-    s = state_labels(jaco, d)["state"]
-    assert s["gripper_open_fraction"] == pytest.approx(frac, abs=EXACT_TOL)
-    assert s["gripper_open"] is (frac >= 0.5)
+    s = state_labels(jaco, d)[0]
+    assert s.gripper_open_fraction == pytest.approx(frac, abs=EXACT_TOL)
+    assert s.gripper_open is (frac >= 0.5)
 
 
 def test_jaco_width_grows_when_opening(jaco):
@@ -207,5 +207,5 @@ def test_jaco_width_grows_when_opening(jaco):
     widths = []
     for frac in (0.0, 0.5, 1.0):
         set_configuration(jaco, d, q_arm=np.array([0.0, 3.0, 1.5, 0.0, 0.0, 0.0]), open_fraction=frac)
-        widths.append(state_labels(jaco, d)["state"]["gripper_width"])
+        widths.append(state_labels(jaco, d)[0].gripper_width)
     assert widths[0] < widths[1] < widths[2], widths

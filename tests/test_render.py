@@ -17,7 +17,8 @@ from conftest import make_scene
 from statgen.config import RenderSettings
 from statgen.core import camera as cam
 from statgen.sim.render import CameraRenderer
-from statgen.sim.sampler import Acceptance, Sampler, T_world_camera
+from statgen.schema import Acceptance
+from statgen.sim.sampler import Sampler, T_world_camera
 
 SEED = 11
 # z-depth of the table: 24-bit depth buffer over near = 0.01 * extent gives ~1e-5 m at
@@ -79,7 +80,7 @@ def test_seg_classes(rendered):
     seg = out["seg"]
     assert set(np.unique(seg)) <= {0, 1, 2}
     assert (seg == 1).sum() > 0, "no robot pixels"
-    assert labels["cameras"]["front"]["ee_visible"]
+    assert labels.cameras["front"].ee_visible
     assert (seg == 2).sum() > 0, "the hand is visible but no gripper pixels"
     assert (seg == 0).sum() > 0
 
@@ -132,8 +133,8 @@ def test_table_depth_matches_the_plane(rendered):
 def test_depth_at_the_tcp(rendered):
     """Optional-strength check: where the TCP's pixel shows the gripper, its depth is near ee_depth."""
     _, _, labels, out, _ = rendered
-    c = labels["cameras"]["front"]
-    u, v = (int(round(x)) for x in c["ee_pixel"])
+    c = labels.cameras["front"]
+    u, v = (int(round(x)) for x in c.ee_pixel)
     if out["seg"][v, u] != 2:
         pytest.skip("the TCP's pixel shows something behind the open fingers")
-    assert abs(float(out["depth"][v, u]) - c["ee_depth"] * 1000.0) < TCP_SURFACE_TOL_MM
+    assert abs(float(out["depth"][v, u]) - c.ee_depth * 1000.0) < TCP_SURFACE_TOL_MM

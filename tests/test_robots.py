@@ -14,7 +14,8 @@ import pytest
 
 from conftest import make_scene
 from statgen.config import available
-from statgen.sim.sampler import REJECT_REASONS, Acceptance, Sampler, in_collision, set_configuration
+from statgen.schema import REJECT_REASONS, Acceptance
+from statgen.sim.sampler import Sampler, in_collision, set_configuration
 
 ROBOTS = available("robots")
 N_STEPS = 50
@@ -110,11 +111,11 @@ def test_sampler_accepts_only_valid_samples(scene):
         d = sampler.data
         p = tcp_in_base(scene, d)
         assert np.all(p >= lo) and np.all(p <= hi), f"sample {i}: TCP {p} outside {lo}..{hi}"
-        np.testing.assert_allclose(labels["state"]["ee_pos"], p, atol=1e-9)
-        c = labels["cameras"]["front"]
-        u, v = c["ee_pixel"]
+        np.testing.assert_allclose(labels.state.ee_pos, p, atol=1e-9)
+        c = labels.cameras["front"]
+        u, v = c.ee_pixel
         assert -0.5 <= u <= front.width - 0.5 and -0.5 <= v <= front.height - 0.5
-        assert c["ee_in_view"] is True and c["ee_depth"] > 0
+        assert c.ee_in_view is True and c.ee_depth > 0
         # no robot geom penetrates anything (the gripper touching itself is allowed)
         mujoco.mj_collision(m, d)
         for k in range(d.ncon):

@@ -11,6 +11,7 @@ import sys
 import tarfile
 
 import pyarrow.dataset as pads
+import pyarrow as pa
 import pytest
 
 from statgen.errors import ConfigError
@@ -76,7 +77,7 @@ def test_partial_files_are_hidden_from_readers(tmp_path):
         w.write(0, _members(0))
         inside = [p.name for p in (tmp_path / "shards").iterdir()]
         assert len(inside) == 1 and not inside[0].endswith(".tar")
-    write_index(tmp_path, "index/statgen-000000.parquet", [{"index": 0, "x": 1.0}])
+    write_index(tmp_path, "index/statgen-000000.parquet", [{"index": 0, "x": 1.0}], schema=pa.schema([("index", pa.int64()), ("x", pa.float64())]))
     (tmp_path / "index/.statgen-000001.parquet.partial-deadbeef").write_bytes(b"garbage")
     t = pads.dataset(tmp_path / "index").to_table()
     assert t.column("index").to_pylist() == [0]

@@ -27,7 +27,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from statgen.config.check import INVALID, Problems, check, ok, rosa_ranges
+from statgen.config.check import INVALID, Problems, ok, rosa_ranges
 from statgen.config.files import find_toml, read_toml
 from statgen.errors import ConfigError
 
@@ -266,6 +266,15 @@ def pipeline_from_toml(raw: dict[str, Any], path: Path | str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- building a config
 
 
+def _assemble(checked: Mapping[str, Any]) -> GenerateConfig:
+    groups: dict[str, dict[str, Any]] = {g: {} for g in NESTED}
+    top: dict[str, Any] = {}
+    for k, v in checked.items():
+        g, _, name = k.rpartition(".")
+        (groups[g] if g else top)[name] = v
+    return GenerateConfig(**top, **{g: NESTED[g](**kw) for g, kw in groups.items()})
+
+
 def build_config(values: Mapping[str, Any], *, flags: Mapping[str, Any] | None = None) -> GenerateConfig:
     """GenerateConfig from flat values (pipeline defaults, or a run's own) overridden by flags, validated.
 
@@ -294,12 +303,7 @@ def build_config(values: Mapping[str, Any], *, flags: Mapping[str, Any] | None =
         elif ok(v):
             checked[k] = check_value(d, v, pr)
     pr.raise_if_any()
-    groups: dict[str, dict[str, Any]] = {g: {} for g in NESTED}
-    top: dict[str, Any] = {}
-    for k, v in checked.items():
-        g, _, name = k.rpartition(".")
-        (groups[g] if g else top)[name] = v
-    return GenerateConfig(**top, **{g: NESTED[g](**kw) for g, kw in groups.items()})
+    return _assemble(checked)
 
 
 # --------------------------------------------------------------------------- the identity, read back
@@ -329,3 +333,24 @@ def complete_identity(config: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(target, dict) and name not in target:
             target[name] = json.loads(json.dumps(d.default))
     return out
+
+
+def config_from_identity(config: Mapping[str, Any], where: str = "config") -> GenerateConfig:
+    """The GenerateConfig of a run identity's "config" (dataset.json, run.json): its identity settings,
+    checked against their declarations (a setting it lacks takes its default); the others at their
+    defaults. ConfigError lists every problem, each named "config.<key>"."""
+    pr = Problems()
+    checked: dict[str, Any] = {}
+    for k, v in values_from_identity(config).items():
+        d = SETTINGS.get(k)
+        if d is None or not d.meta.identity:
+            pr.add(f"{where}.{k}: unknown key")
+        elif v is None and d.default is None:
+            checked[k] = None
+        else:
+            checked[k] = check_value(d, v, pr, label=f"{where}.{k}")
+    for k in ("robot", "n"):
+        if k not in checked:
+            pr.add(f"{where}.{k}: missing")
+    pr.raise_if_any()
+    return _assemble(checked)

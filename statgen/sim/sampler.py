@@ -7,8 +7,7 @@ collision. Visibility is a label (a ray cast), never a filter unless the pipelin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import NamedTuple
 
 import mujoco
 import numpy as np
@@ -16,27 +15,19 @@ import numpy as np
 from statgen.core import camera as cam
 from statgen.core.geometry import R_to_euler_xyz, R_to_quat_wxyz, R_to_rot6d, invert_T, make_T
 from statgen.errors import RunError
+from statgen.schema import Acceptance, CameraLabel, State
 from statgen.sim.scene import RENDERED_GROUPS, Scene
 
-REJECT_REASONS = ("collision", "workspace", "out_of_view", "not_visible")
 RAY_MAX_HOPS = 32  # gripper geoms a visibility ray may pass through before giving up
 RAY_NUDGE_M = 1e-6  # step past a surface the ray has just passed through [m]
 
 
-@dataclass
-class Acceptance:
-    drawn: int = 0
-    accepted: int = 0
-    rejected: dict[str, int] = field(default_factory=lambda: {r: 0 for r in REJECT_REASONS})
+class Labels(NamedTuple):
+    """A configuration's labels, from the simulator state."""
 
-    def add(self, other: "Acceptance") -> None:
-        self.drawn += other.drawn
-        self.accepted += other.accepted
-        for k, v in other.rejected.items():
-            self.rejected[k] = self.rejected.get(k, 0) + v
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"drawn": self.drawn, "accepted": self.accepted, "rejected": dict(sorted(self.rejected.items()))}
+    state: State
+    T_world_base: list[list[float]]
+    cameras: dict[str, CameraLabel]
 
 
 def T_world_body(data: mujoco.MjData, body: int) -> np.ndarray:
@@ -73,7 +64,7 @@ def set_qpos(scene: Scene, data: mujoco.MjData, *, qpos: np.ndarray, cameras: bo
         mujoco.mj_camlight(scene.model, data)
 
 
-def state_labels(scene: Scene, data: mujoco.MjData) -> dict[str, Any]:
+def state_labels(scene: Scene, data: mujoco.MjData) -> tuple[State, list[list[float]]]:
     """DESIGN.md's `state` block (base frame) and T_world_base, from data after FK."""
     ix = scene.index
     R_world_base, p_world_base = data.xmat[ix.base_body].reshape(3, 3), data.xpos[ix.base_body]
@@ -87,21 +78,12 @@ def state_labels(scene: Scene, data: mujoco.MjData) -> dict[str, Any]:
     else:  # an arm without a gripper: the same fields and types, constant (README, "What a dataset is")
         width, frac = 0.0, 0.0
     qpos = np.concatenate([data.qpos[ix.arm_qpos], q_grip])
-    return {
-        "state": {
-            "frame": "base",
-            "joint_names": list(ix.joint_names),
-            "qpos": qpos.tolist(),
-            "ee_pos": ee_pos.tolist(),
-            "ee_quat_wxyz": R_to_quat_wxyz(R).tolist(),
-            "ee_euler_xyz": R_to_euler_xyz(R).tolist(),
-            "ee_rot6d": R_to_rot6d(R).tolist(),
-            "gripper_width": width,
-            "gripper_open_fraction": frac,
-            "gripper_open": bool(frac >= 0.5),
-        },
-        "T_world_base": make_T(R_world_base, p_world_base).tolist(),
-    }
+    state = State(
+        frame="base", joint_names=list(ix.joint_names), qpos=qpos.tolist(), ee_pos=ee_pos.tolist(), ee_quat_wxyz=R_to_quat_wxyz(R).tolist(),
+        ee_euler_xyz=R_to_euler_xyz(R).tolist(), ee_rot6d=R_to_rot6d(R).tolist(), gripper_width=width, gripper_open_fraction=frac,
+        gripper_open=bool(frac >= 0.5),
+    )
+    return state, make_T(R_world_base, p_world_base).tolist()
 
 
 def in_collision(scene: Scene, data: mujoco.MjData) -> bool:
@@ -137,7 +119,7 @@ def tcp_visible(scene: Scene, data: mujoco.MjData, *, cam_pos: np.ndarray, p_tcp
     return True
 
 
-def camera_labels(scene: Scene, data: mujoco.MjData, *, T_world_ee: np.ndarray) -> dict[str, Any]:
+def camera_labels(scene: Scene, data: mujoco.MjData, *, T_world_ee: np.ndarray) -> dict[str, CameraLabel]:
     """Per camera: size, K, T_world_cam, the TCP's pixel, depth, in-view and visible flags."""
     out = {}
     p = T_world_ee[:3, 3]
@@ -147,11 +129,11 @@ def camera_labels(scene: Scene, data: mujoco.MjData, *, T_world_ee: np.ndarray) 
         T_world_cam = T_world_camera(data, scene.index.camera_ids[name])
         pr = cam.project(K=K, T_world_cam=T_world_cam, p_world=p)
         in_view = cam.in_image(pr.pixel, width=c.width, height=c.height)
-        out[name] = {
-            "width": c.width, "height": c.height, "K": K.tolist(), "T_world_cam": T_world_cam.tolist(),
-            "ee_pixel": None if pr.pixel is None else pr.pixel.tolist(), "ee_depth": pr.depth, "ee_in_view": in_view,
-            "ee_visible": bool(in_view and tcp_visible(scene, data, cam_pos=T_world_cam[:3, 3], p_tcp=p)),
-        }
+        out[name] = CameraLabel(
+            width=c.width, height=c.height, K=K.tolist(), T_world_cam=T_world_cam.tolist(),
+            ee_pixel=None if pr.pixel is None else pr.pixel.tolist(), ee_depth=pr.depth, ee_in_view=in_view,
+            ee_visible=bool(in_view and tcp_visible(scene, data, cam_pos=T_world_cam[:3, 3], p_tcp=p)),
+        )
     return out
 
 
@@ -190,7 +172,7 @@ class Sampler:
         u, v, w = self.front_K @ p_cam
         return cam.in_image(np.array([u / w, v / w]), width=self.front_wh[0], height=self.front_wh[1])
 
-    def draw(self, rng: np.random.Generator, acc: Acceptance) -> dict[str, Any]:
+    def draw(self, rng: np.random.Generator, acc: Acceptance) -> Labels:
         """Draw until a configuration is accepted; leaves self.data at it. Returns the labels."""
         ix, d, m = self.scene.index, self.data, self.scene.model
         lo, span = ix.arm_ranges[:, 0], ix.arm_ranges[:, 1] - ix.arm_ranges[:, 0]
@@ -217,9 +199,8 @@ class Sampler:
                 acc.rejected["collision"] += 1
                 continue
             mujoco.mj_camlight(m, d)  # moving cameras (wrist) follow the arm
-            labels = state_labels(self.scene, d)
-            labels["cameras"] = camera_labels(self.scene, d, T_world_ee=T_world_site(d, ix.tcp_site))
-            if self.require_visible and not labels["cameras"]["front"]["ee_visible"]:
+            labels = Labels(*state_labels(self.scene, d), camera_labels(self.scene, d, T_world_ee=T_world_site(d, ix.tcp_site)))
+            if self.require_visible and not labels.cameras["front"].ee_visible:
                 acc.rejected["not_visible"] += 1
                 continue
             acc.accepted += 1

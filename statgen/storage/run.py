@@ -15,7 +15,7 @@ from typing import Any
 
 from statgen.errors import ConfigError, RunError
 from statgen.storage.fs import Store
-from statgen.storage.shards import ShardInfo
+from statgen.schema import ShardInfo
 
 RUN_DIR = "_run"
 SHARDS_JSONL = f"{RUN_DIR}/shards.jsonl"

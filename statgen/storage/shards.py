@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 import webdataset as wds
 
 from statgen import faults
+from statgen.schema import ShardInfo
 
 SHARD_PREFIX = "statgen-"
 FIXED_MTIME = 0  # reproducible tars
@@ -32,20 +32,6 @@ def index_name(shard: int) -> str:
 
 def sample_key(index: int) -> str:
     return f"{index:09d}"
-
-
-@dataclass(frozen=True)
-class ShardInfo:
-    """One finished shard, as shards.jsonl and dataset.json record it."""
-
-    name: str
-    first_index: int
-    samples: int
-    bytes: int
-    sha256: str
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 class _HashingFile:

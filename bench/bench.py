@@ -72,15 +72,16 @@ CEILING = SNIPPET_SETUP + r"""
 import mujoco
 from statgen.sim.render import CameraRenderer
 from statgen.schema import Acceptance
-from statgen.sim.sampler import Sampler, set_qpos
+from statgen.sim.scene import set_qpos
+from statgen.sim.sources import IndependentSource
 n = int(sys.argv[1])
 settings = RenderSettings()
 resolved = simplify_visual_meshes(resolve_model(robot), target_reduction=settings.visual_reduction)
 scene = build_scene(robot=robot, task=task, resolved=resolved, cameras=("front",), render=settings)
 # The poses statgen would render (accepted draws), drawn before the clock starts.
-sampler, acc, rng = Sampler(scene), Acceptance(), np.random.default_rng(0)
-poses = [np.array(sampler.draw(rng, acc).state.qpos) for _ in range(n)]
 data = mujoco.MjData(scene.model)
+source, acc, rng = IndependentSource(scene, data), Acceptance(), np.random.default_rng(0)
+poses = [np.array(source.next(rng=rng, acc=acc).qpos) for _ in range(n)]
 with CameraRenderer(scene, render=settings) as r:
     r.render(data, "front")
     t0 = time.perf_counter()

@@ -57,11 +57,12 @@ PER_SAMPLE = PRODUCER_SETUP + r"""
 import io, timeit, orjson, simplejpeg, webdataset as wds
 from PIL import Image
 from statgen.schema import Acceptance
-from statgen.sim.sampler import in_collision, tcp_visible, T_world_site
+from statgen.sim.feasibility import in_collision
 p = P.ShardProducer(job)
-d, sc, ix = p.sampler.data, p.scene, p.scene.index
+d, sc, ix = p.data, p.scene, p.scene.index
 rng, acc = np.random.default_rng(0), Acceptance()
-sample = p.sample(rng, 0, acc)
+streams = p.start_shard(0)
+sample, _ = p.sample(streams, 0, acc)
 img = p.render(sample)["front"]["rgb"]
 members = p.encode(sample, p.render(sample))
 
@@ -75,7 +76,7 @@ tar = wds.TarWriter(open(os.devnull, "wb"), encoder=False)
 counter = iter(range(10**9))
 mr = p.renderer.renderer
 out = {
-    "sample and labels (draws included)": us(lambda: p.sample(rng, 0, acc), 500),
+    "sample and labels (draws included)": us(lambda: p.sample(streams, 0, acc), 500),
     "JPEG, simplejpeg": us(lambda: simplejpeg.encode_jpeg(img, quality=90, colorspace="RGB", colorsubsampling="420")),
     "JPEG, PIL": us(pil_jpeg),
     "JSON, orjson": us(lambda: orjson.dumps(sample.to_json(), option=orjson.OPT_SORT_KEYS)),
@@ -86,15 +87,15 @@ out = {
 }
 # Rejection tests over fresh random draws: cost of each and how often it rejects.
 lo, hi = ix.arm_ranges[:, 0], ix.arm_ranges[:, 1]
-s = p.sampler
-from statgen.sim.sampler import set_configuration
+s = p.feasibility
+from statgen.sim.scene import set_configuration
 draws = [(rng.uniform(lo, hi), float(rng.uniform())) for _ in range(3000)]
 def ws(q, f):
     set_configuration(sc, d, q_arm=q, open_fraction=f, cameras=False)
-    return not s._in_workspace(d.site_xpos[ix.tcp_site].copy())
+    return not s.in_workspace(d.site_xpos[ix.tcp_site].copy())
 def view(q, f):
     set_configuration(sc, d, q_arm=q, open_fraction=f, cameras=False)
-    return not s._in_front_view(d.site_xpos[ix.tcp_site].copy())
+    return not s.in_front_view(d.site_xpos[ix.tcp_site].copy())
 def coll(q, f):
     set_configuration(sc, d, q_arm=q, open_fraction=f, cameras=False)
     return in_collision(sc, d)

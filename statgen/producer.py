@@ -1,8 +1,16 @@
-"""Produce one shard: sample, label, render, encode, write. Runs inside a worker (a Ray actor).
+"""Produce one shard: a source draws configurations, a variation applies the look, labels are read
+from that state, then rendered, encoded and written. Runs inside a worker (a Ray actor).
 
-A shard is a pure function of (config, seed, shard number): its generator is
-``np.random.default_rng([seed, shard])`` and every random choice of the shard,
-template choice included, comes from it in order.
+A shard is a pure function of (config, seed, shard number), through three streams
+(ShardStreams): the configuration stream ``np.random.default_rng([seed, shard])`` (every
+draw of the sample source and every text template choice, in order), the look stream
+``[seed, shard, 1]`` (SceneVariation.draw) and the layout stream ``[seed, shard, 2]``
+(SceneVariation.initialize_shard).
+
+Per sample, in the label phase: a new look if the source asks for one (draw, apply), the
+source's next configuration (feasible in the scene as it now is), its labels. In the render
+phase: the sample's look applied again, its qpos set again, its images rendered. So labels
+and pixels come from the same state, and batching stays correct.
 """
 
 from __future__ import annotations
@@ -12,7 +20,9 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
+import mujoco
 import numpy as np
 import orjson
 
@@ -21,8 +31,11 @@ from statgen.schema import QA, SAMPLE_SCHEMA, Acceptance, Sample, ShardInfo, ind
 from statgen.core import rosa, text
 from statgen.faults import maybe_kill
 from statgen.sim.assets import ResolvedModel
-from statgen.sim.sampler import Sampler, set_qpos
-from statgen.sim.scene import build_scene
+from statgen.sim.feasibility import Feasibility
+from statgen.sim.labels import labels
+from statgen.sim.scene import Scene, build_scene, set_qpos
+from statgen.sim.sources import IndependentSource, SampleSource
+from statgen.sim.variation import AS_BUILT, NoVariation, SceneParams, SceneVariation
 from statgen.storage.fs import Store
 from statgen.storage.index import write_index
 from statgen.storage.shards import ShardWriter, index_name
@@ -65,7 +78,21 @@ class ShardResult:
 
 
 def shard_rng(seed: int, shard: int) -> np.random.Generator:
+    """The shard's configuration stream: the sample source's draws and the text templates."""
     return np.random.default_rng([seed, shard])
+
+
+@dataclass(frozen=True)
+class ShardStreams:
+    """A shard's random streams, each its own generator, so that one never shifts another."""
+
+    configuration: np.random.Generator  # the source's draws, then the text templates, per sample in order
+    look: np.random.Generator  # SceneVariation.draw
+    layout: np.random.Generator  # SceneVariation.initialize_shard
+
+    @classmethod
+    def of(cls, seed: int, shard: int) -> ShardStreams:
+        return cls(shard_rng(seed, shard), np.random.default_rng([seed, shard, 1]), np.random.default_rng([seed, shard, 2]))
 
 
 def plan_shards(n: int, shard_size: int) -> list[ShardPlan]:
@@ -73,13 +100,22 @@ def plan_shards(n: int, shard_size: int) -> list[ShardPlan]:
 
 
 class ShardProducer:
-    """Keeps the model, sampler and renderer warm across shards."""
+    """One shard = sample source + scene variation + labels + render + writer. Keeps the model and
+    renderer warm across shards (one MjData: the state that labels and pixels are read from)."""
 
-    def __init__(self, job: Job, *, render: bool = True):
+    def __init__(self, job: Job, *, render: bool = True, source: Callable[[Scene, mujoco.MjData, Feasibility], SampleSource] | None = None,
+                 variation: Callable[[Scene], SceneVariation] | None = None):
+        """source, variation: factories given the built scene (and the producer's MjData and Feasibility
+        tests); by default IndependentSource (the pipeline's sampling settings) and NoVariation."""
         self.job = job
         cfg = job.config
         self.scene = build_scene(robot=job.robot, task=job.task, resolved=job.model, cameras=cfg.cameras, render=cfg.render)
-        self.sampler = Sampler(self.scene, require_visible=cfg.require_visible, max_draws_per_sample=cfg.max_draws_per_sample)
+        self.data = mujoco.MjData(self.scene.model)
+        self.feasibility = Feasibility(self.scene, self.data)
+        self.source = source(self.scene, self.data, self.feasibility) if source is not None else IndependentSource(
+            self.scene, self.data, feasibility=self.feasibility, require_visible=cfg.require_visible, max_draws_per_sample=cfg.max_draws_per_sample)
+        self.variation = variation(self.scene) if variation is not None else NoVariation()
+        self.look: SceneParams = AS_BUILT  # the look applied now
         self.ranges = job.rosa_ranges
         self.index_schema = index_schema(self.scene.index.joint_names, cfg.cameras)
         self.renderer = None
@@ -88,21 +124,41 @@ class ShardProducer:
 
             self.renderer = CameraRenderer(self.scene, render=cfg.render, depth=cfg.depth, seg=cfg.seg)
 
-    def sample(self, rng: np.random.Generator, index: int, acc: Acceptance) -> Sample:
-        """One accepted sample (state, cameras, text); self.sampler.data is left at it."""
-        state, T_world_base, cameras = self.sampler.draw(rng, acc)
+    def start_shard(self, shard: int) -> ShardStreams:
+        """The shard's streams, with the variation and the source initialised for it."""
+        streams = ShardStreams.of(self.job.config.seed, shard)
+        self.variation.initialize_shard(rng=streams.layout)
+        self.look = AS_BUILT
+        self.source.initialize_shard(rng=streams.configuration)
+        self.feasibility.refresh()  # the shard's layout may have edited the model
+        return streams
+
+    def sample(self, streams: ShardStreams, index: int, acc: Acceptance) -> tuple[Sample, SceneParams]:
+        """One accepted sample and its look; self.data is left at its state."""
+        if self.source.new_look():
+            self.look = self.variation.draw(rng=streams.look)
+            self.variation.apply(self.look, data=self.data)
+            if self.look:  # the scene changed: the feasibility tests' frames (front camera, base) follow it
+                self.feasibility.refresh()
+        self.source.next(rng=streams.configuration, acc=acc)
+        rng = streams.configuration
+        state, T_world_base, cameras = labels(self.scene, self.data)
         ee_pos, euler = np.array(state.ee_pos), np.array(state.ee_euler_xyz)
         tokens = rosa.to_bins(rosa.rosa_vector(ee_pos=ee_pos, ee_euler_xyz=euler, gripper_open=state.gripper_open), self.ranges)
         natural = text.natural_text(rng=rng, ee_pos=ee_pos, ee_euler_xyz=euler, gripper_open=state.gripper_open,
                                     gripper_width=state.gripper_width, has_gripper=self.job.robot.has_gripper)
-        return Sample(schema=SAMPLE_SCHEMA, index=index, robot=self.job.robot.name, task=self.job.task.name, state=state,
-                      T_world_base=T_world_base, cameras=cameras,
-                      text={"rosa": QA(text.ROSA_QUESTION, rosa.format_tokens(tokens)), "natural": QA(natural["question"], natural["answer"])})
+        sample = Sample(schema=SAMPLE_SCHEMA, index=index, robot=self.job.robot.name, task=self.job.task.name, state=state,
+                        T_world_base=T_world_base, cameras=cameras,
+                        text={"rosa": QA(text.ROSA_QUESTION, rosa.format_tokens(tokens)), "natural": QA(natural["question"], natural["answer"])})
+        return sample, self.look
 
-    def render(self, sample: Sample) -> dict[str, dict[str, np.ndarray]]:
-        """Images per camera of one sample's configuration (set again from its qpos, so FK is exact)."""
-        set_qpos(self.scene, self.sampler.data, qpos=np.array(sample.state.qpos))
-        return {cam: self.renderer.render(self.sampler.data, cam) for cam in self.job.config.cameras}
+    def render(self, sample: Sample, look: SceneParams = AS_BUILT) -> dict[str, dict[str, np.ndarray]]:
+        """Images per camera of one sample: its look applied again and its qpos set again, so the
+        pixels show the state its labels were read from."""
+        self.variation.apply(look, data=self.data)
+        self.look = look
+        set_qpos(self.scene, self.data, qpos=np.array(sample.state.qpos))
+        return {cam: self.renderer.render(self.data, cam) for cam in self.job.config.cameras}
 
     def encode(self, sample: Sample, images: dict[str, dict[str, np.ndarray]]) -> dict[str, bytes]:
         """The tar members of one sample: images per camera, then the JSON."""
@@ -136,7 +192,7 @@ class ShardProducer:
         started = time.time()
         store = root if isinstance(root, Store) else Store.open(str(root))
         stage = store.local_root if store.is_local else store.staging_dir()
-        rng = shard_rng(self.job.config.seed, plan.shard)
+        streams = self.start_shard(plan.shard)
         acc = Acceptance()
         rows = []
         try:
@@ -146,15 +202,15 @@ class ShardProducer:
                 batch = self.batch_size()
                 for start in range(0, plan.count, batch):
                     indices = range(plan.first_index + start, plan.first_index + min(start + batch, plan.count))
-                    samples = [self.sample(rng, index, acc) for index in indices]
-                    images = [self.render(sample) for sample in samples]
-                    for sample, imgs in zip(samples, images):
+                    drawn = [self.sample(streams, index, acc) for index in indices]
+                    images = [self.render(sample, look) for sample, look in drawn]
+                    for (sample, _), imgs in zip(drawn, images):
                         w.write(sample.index, self.encode(sample, imgs))
                         rows.append(index_row(sample, shard_name=w.name))
                         if sample.index - plan.first_index == plan.count // 2:
                             maybe_kill("mid_shard")
                     if progress is not None:
-                        progress(len(samples))
+                        progress(len(drawn))
             maybe_kill("after_shard_rename")
             index_sha = write_index(stage, index_name(plan.shard), rows, schema=self.index_schema, publish=store.put_file)
         finally:

@@ -26,17 +26,17 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from statgen.config import GenerateConfig, RenderSettings
+from statgen.config import GenerateConfig
 from statgen.config.check import rosa_ranges as _rosa_ranges
 from statgen.config.settings import complete_identity
 from statgen.core import rosa
 from statgen.errors import ConfigError, StatgenError, VerifyError
 from statgen.orchestrate import RUN_JSON, _diff
-from statgen.producer import plan_shards, shard_rng
+from statgen.producer import Job, ShardProducer, plan_shards
 from statgen.sim.assets import resolve_model, simplify_visual_meshes
 from statgen.schema import Acceptance, DatasetInfo, Sample, SchemaError, ShardInfo, spec_json
-from statgen.sim.sampler import Sampler, set_qpos, state_labels
-from statgen.sim.scene import build_scene
+from statgen.sim.labels import state_labels
+from statgen.sim.scene import set_qpos
 from statgen.storage.fs import Store
 from statgen.storage.read import iter_shard, read_dataset_json
 from statgen.storage.shards import index_name, shard_name
@@ -98,12 +98,13 @@ class _FK:
         try:
             if cfg.require_visible:  # then the visibility ray cast, over the rendered (decimated) meshes, decides draws
                 model = simplify_visual_meshes(model, target_reduction=cfg.render.visual_reduction)
-            self.scene = build_scene(robot=robot, task=task, resolved=model, cameras=tuple(cfg.cameras), render=RenderSettings())
+            # The producer itself, without a renderer: the re-draw takes the same steps as generate did.
+            self.producer = ShardProducer(Job(config=cfg, robot=robot, task=task, model=model), render=False)
         except StatgenError as e:
             raise ConfigError(f"verify cannot rebuild the dataset's scene with the robot model found here{self.model_note}: {' '.join(str(e).split())}; "
                               "pass --assets with the original model, or --no-fk") from None
+        self.scene = self.producer.scene
         self.data = mujoco.MjData(self.scene.model)
-        self.sampler = Sampler(self.scene, require_visible=cfg.require_visible, max_draws_per_sample=cfg.max_draws_per_sample)
         self.seed = cfg.seed
 
     def check(self, sample: Sample) -> str | None:
@@ -124,7 +125,8 @@ class _FK:
     def redraw(self, shard: int, sample: Sample) -> str | None:
         """Draw the shard's first sample again from (seed, shard); a problem when its qpos differs from the stored one."""
         try:
-            q = np.asarray(self.sampler.draw(shard_rng(self.seed, shard), Acceptance()).state.qpos, dtype=float)
+            redrawn, _ = self.producer.sample(self.producer.start_shard(shard), sample.index, Acceptance())
+            q = np.asarray(redrawn.state.qpos, dtype=float)
         except StatgenError as e:
             return f"no re-draw from (seed {self.seed}, shard {shard}): {e}"
         stored = np.asarray(sample.state.qpos, dtype=float)

@@ -57,6 +57,20 @@ def make_spec(robot: str = "franka", cameras: tuple[str, ...] = ("front",), **re
     return mj_spec, children, spec, task
 
 
+def draw(scene, rng, acc=None, *, require_visible: bool = False, data=None):
+    """One accepted configuration of `scene` drawn by statgen's IndependentSource, and its labels:
+    (Labels, the MjData left at it). Pass `data` to keep drawing into the same MjData."""
+    import mujoco
+
+    from statgen.schema import Acceptance
+    from statgen.sim.labels import labels
+    from statgen.sim.sources import IndependentSource
+
+    data = data if data is not None else mujoco.MjData(scene.model)
+    IndependentSource(scene, data, require_visible=require_visible).next(rng=rng, acc=acc if acc is not None else Acceptance())
+    return labels(scene, data), data
+
+
 @pytest.fixture(scope="session")
 def franka_scene():
     """The franka/tabletop scene with the front camera (read-only: tests make their own MjData)."""

@@ -15,7 +15,8 @@ import pytest
 
 from conftest import make_scene, make_spec
 from statgen.core import camera as cam
-from statgen.sim.sampler import T_world_body, T_world_camera, set_configuration
+from statgen.sim.labels import T_world_body, T_world_camera
+from statgen.sim.scene import set_configuration
 from statgen.sim.scene import Scene, index_scene
 
 # Rasterising a marker of ~3.5-5 px radius puts its pixel centroid within ~0.2 px of

@@ -1,4 +1,4 @@
-"""statgen's FK labels (sim.sampler.state_labels) against the independent reference.
+"""statgen's FK labels (sim.labels.state_labels) against the independent reference.
 
 tests/fk_reference.py computes the TCP pose without MuJoCo: the Panda's published DH
 table, and an MJCF-parsing chain for the Jaco (tests/test_fk_reference.py checks the
@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fk_reference as ref  # noqa: E402
 from conftest import make_scene  # noqa: E402
 
-from statgen.sim.sampler import set_configuration, state_labels  # noqa: E402
+from statgen.sim.labels import state_labels  # noqa: E402
+from statgen.sim.scene import set_configuration  # noqa: E402
 
 N_CONFIGS = 200
 SEED = 2024

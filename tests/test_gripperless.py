@@ -123,14 +123,18 @@ def _shape(v):
 
 
 def test_samples_have_the_same_fields_and_types_as_an_arm_with_a_gripper(nohand_toml):
-    from statgen.producer import shard_rng
     from statgen.schema import Acceptance
 
     nohand, franka = _producer(str(nohand_toml)), _producer("franka")
+
+    def first_sample(p, i):
+        sample, _ = p.sample(p.start_shard(0), i, Acceptance())
+        return json.loads(json.dumps(sample.to_json()))
+
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "Mean of empty slice" was the symptom
-        s = [json.loads(json.dumps(nohand.sample(shard_rng(0, 0), i, Acceptance()).to_json())) for i in range(8)]
-    ref = json.loads(json.dumps(franka.sample(shard_rng(0, 0), 0, Acceptance()).to_json()))
+        s = [first_sample(nohand, i) for i in range(8)]
+    ref = first_sample(franka, 0)
     for sample in s:
         assert _shape(sample) == _shape(ref)
         st = sample["state"]

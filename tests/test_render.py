@@ -13,12 +13,12 @@ import mujoco
 import numpy as np
 import pytest
 
-from conftest import make_scene
+from conftest import draw, make_scene
 from statgen.config import RenderSettings
 from statgen.core import camera as cam
 from statgen.sim.render import CameraRenderer
 from statgen.schema import Acceptance
-from statgen.sim.sampler import Sampler, T_world_camera
+from statgen.sim.labels import T_world_camera
 
 SEED = 11
 # z-depth of the table: 24-bit depth buffer over near = 0.01 * extent gives ~1e-5 m at
@@ -39,9 +39,7 @@ TCP_SURFACE_TOL_MM = 120.0
 @pytest.fixture(scope="module")
 def rendered():
     scene = make_scene("franka", ("front",))
-    sampler = Sampler(scene, require_visible=True)
-    labels = sampler.draw(np.random.default_rng(SEED), Acceptance())
-    data = sampler.data
+    labels, data = draw(scene, np.random.default_rng(SEED), Acceptance(), require_visible=True)
     with CameraRenderer(scene, render=RenderSettings(), depth=True, seg=True) as r:
         out = r.render(data, "front")
     # the raw geom-id pass, for an independent class map (statgen's renderer is closed now)

@@ -1,7 +1,7 @@
 """Every shipped robot (statgen.config.available("robots")) loads, simulates and samples.
 
 Menagerie-style model checks: the scene compiles, steps without MuJoCo warnings, every
-arm joint has a finite sampling range, and the Sampler's accepted samples meet their
+arm joint has a finite sampling range, and the sample source's accepted samples meet their
 contract (TCP inside the workspace box, front ee_pixel inside the image, no penetration
 of a robot geom), recomputed here from MjData with plain numpy.
 """
@@ -12,10 +12,11 @@ import mujoco
 import numpy as np
 import pytest
 
-from conftest import make_scene
+from conftest import draw, make_scene
 from statgen.config import available
 from statgen.schema import REJECT_REASONS, Acceptance
-from statgen.sim.sampler import Sampler, in_collision, set_configuration
+from statgen.sim.feasibility import in_collision
+from statgen.sim.scene import set_configuration
 
 ROBOTS = available("robots")
 N_STEPS = 50
@@ -54,10 +55,9 @@ def robot_geom_mask(model, base_body: int) -> np.ndarray:
 
 def test_model_steps_without_warnings(scene):
     m = scene.model
-    sampler = Sampler(scene)
-    sampler.draw(np.random.default_rng(SEED), Acceptance())
+    _, drawn = draw(scene, np.random.default_rng(SEED), Acceptance())
     d = mujoco.MjData(m)
-    d.qpos[:] = sampler.data.qpos
+    d.qpos[:] = drawn.qpos
     for _ in range(N_STEPS):
         mujoco.mj_step(m, d)
     warnings = {mujoco.mjtWarning(i).name: d.warning[i].number for i in range(len(d.warning)) if d.warning[i].number}
@@ -97,7 +97,7 @@ def test_tcp_reaches_the_workspace(scene):
 
 def test_sampler_accepts_only_valid_samples(scene):
     m = scene.model
-    sampler = Sampler(scene)
+    data = mujoco.MjData(m)
     rng = np.random.default_rng(SEED)
     acc = Acceptance()
     lo, hi = np.array(scene.robot.workspace_min), np.array(scene.robot.workspace_max)
@@ -107,8 +107,7 @@ def test_sampler_accepts_only_valid_samples(scene):
     grip_bodies = {m.body(b).id for b in scene.robot.gripper_bodies}
     gripper = np.isin(m.geom_bodyid, list(grip_bodies))
     for i in range(N_ACCEPTED):
-        labels = sampler.draw(rng, acc)
-        d = sampler.data
+        labels, d = draw(scene, rng, acc, data=data)
         p = tcp_in_base(scene, d)
         assert np.all(p >= lo) and np.all(p <= hi), f"sample {i}: TCP {p} outside {lo}..{hi}"
         np.testing.assert_allclose(labels.state.ee_pos, p, atol=1e-9)
@@ -130,8 +129,8 @@ def test_sampler_accepts_only_valid_samples(scene):
 
 
 def test_sampler_is_deterministic(scene):
-    a = Sampler(scene).draw(np.random.default_rng(SEED), Acceptance())
-    b = Sampler(scene).draw(np.random.default_rng(SEED), Acceptance())
+    a, _ = draw(scene, np.random.default_rng(SEED), Acceptance())
+    b, _ = draw(scene, np.random.default_rng(SEED), Acceptance())
     assert a == b
 
 

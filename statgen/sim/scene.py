@@ -1,4 +1,5 @@
-"""Build the MjModel for (robot, task): the robot mounted on a table, props, lights, cameras."""
+"""Build the MjModel for (robot, task): the robot mounted on a table, props, lights, cameras; and put it in a
+configuration (set_qpos: joints written, FK run)."""
 
 from __future__ import annotations
 
@@ -209,6 +210,30 @@ class Scene:
     robot: RobotSpec
     task: TaskSpec
     cameras: tuple[str, ...]
+
+
+def set_configuration(scene: Scene, data: mujoco.MjData, *, q_arm: np.ndarray, open_fraction: float, cameras: bool = True) -> np.ndarray:
+    """Write the arm joints [rad or m] and the gripper opening [0..1] into qpos, then run FK. Returns
+    the qpos written (arm joints, then gripper joints: the order of state.qpos).
+
+    cameras=False skips the camera/light poses (mj_camlight), for tests that need only bodies.
+    """
+    ix = scene.index
+    q_gripper = ix.gripper_closed + open_fraction * (ix.gripper_open - ix.gripper_closed)
+    qpos = np.concatenate([q_arm, q_gripper])
+    set_qpos(scene, data, qpos=qpos, cameras=cameras)
+    return qpos
+
+
+def set_qpos(scene: Scene, data: mujoco.MjData, *, qpos: np.ndarray, cameras: bool = True) -> None:
+    """Write state.qpos (arm joints, then gripper joints; shape (n_arm + n_grip,)) and run FK."""
+    ix = scene.index
+    n_arm = len(ix.arm_qpos)
+    data.qpos[ix.arm_qpos] = qpos[:n_arm]
+    data.qpos[ix.gripper_qpos] = qpos[n_arm:]
+    mujoco.mj_kinematics(scene.model, data)
+    if cameras:
+        mujoco.mj_camlight(scene.model, data)
 
 
 def build_scene(

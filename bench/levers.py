@@ -36,9 +36,10 @@ from bench import CEILING, SNIPPET_SETUP, result, run_snippet, steady_rate  # no
 PRODUCER_SETUP = SNIPPET_SETUP + r"""
 import tempfile, mujoco
 from pathlib import Path
-import statgen.producer as P
+import statgen.run.producer as P
+from statgen.run.job import ShardPlan
 from statgen.config import build_config
-from statgen.orchestrate import prepare
+from statgen.run.generate import prepare
 n = int(sys.argv[1])
 cfg = build_config({"robot": "franka", "n": n, "out": tempfile.mkdtemp() + "/o"})
 job, _ = prepare(cfg)
@@ -47,9 +48,9 @@ job, _ = prepare(cfg)
 PRODUCE = PRODUCER_SETUP + r"""
 P.MAX_BATCH = int(sys.argv[2])
 p = P.ShardProducer(job)
-p.produce(P.ShardPlan(0, 0, 64), Path(tempfile.mkdtemp()))  # warm up
+p.produce(ShardPlan(0, 0, 64), Path(tempfile.mkdtemp()))  # warm up
 t0 = time.perf_counter()
-p.produce(P.ShardPlan(1, 0, n), Path(tempfile.mkdtemp()))
+p.produce(ShardPlan(1, 0, n), Path(tempfile.mkdtemp()))
 print(json.dumps({"rate": n / (time.perf_counter() - t0)}))
 """
 

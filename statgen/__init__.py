@@ -24,8 +24,8 @@ from statgen.errors import ConfigError, Interrupted, RunError, StatgenError, Ver
 
 
 def generate(config: GenerateConfig) -> dict:
-    """Generate (or resume) a dataset; returns dataset.json's content. See statgen.orchestrate."""
-    from statgen.orchestrate import generate as _generate
+    """Generate (or resume) a dataset; returns dataset.json's content. See statgen.run.generate."""
+    from statgen.run.generate import generate as _generate
 
     return _generate(config)
 

@@ -22,13 +22,13 @@ app = typer.Typer(
 def generate(**given: Any) -> None:
     """Generate a dataset: shards/, index/, _run/ and dataset.json under --out."""
     from statgen.config import build_config, load_pipeline
-    from statgen.orchestrate import generate as run
+    from statgen.run.generate import generate as run
 
     flags = {_GENERATE_OPTIONS[p].key: (None if v is False else v) for p, v in given.items()}  # False: a bool flag not given
     pipeline, out = flags.pop("pipeline"), flags.get("out")
     values = load_pipeline(pipeline) if pipeline else {}
     if flags.get("resume") and not flags.get("overwrite") and flags.get("robot") is None and pipeline is None and out is not None:
-        from statgen.orchestrate import config_of_run
+        from statgen.run.identity import config_of_run
 
         values = config_of_run(out)  # `--resume --out DIR` continues with the run's own config
     ds = run(build_config(values, flags=flags))

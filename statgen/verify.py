@@ -31,13 +31,15 @@ from statgen.config.check import rosa_ranges as _rosa_ranges
 from statgen.config.settings import complete_identity
 from statgen.core import rosa
 from statgen.errors import ConfigError, StatgenError, VerifyError
-from statgen.orchestrate import RUN_JSON, _diff
-from statgen.producer import Job, ShardProducer, plan_shards
+from statgen.run.identity import diff_keys
+from statgen.run.job import Job, plan_shards
+from statgen.run.producer import ShardProducer
 from statgen.sim.assets import resolve_model, simplify_visual_meshes
 from statgen.schema import Acceptance, DatasetInfo, Sample, SchemaError, ShardInfo, spec_json
 from statgen.sim.labels import state_labels
 from statgen.sim.scene import set_qpos
 from statgen.storage.fs import Store
+from statgen.storage.run import RUN_JSON
 from statgen.storage.read import iter_shard, read_dataset_json
 from statgen.storage.shards import index_name, shard_name
 
@@ -230,8 +232,8 @@ def _check_dataset_json(store: Store, ds: DatasetInfo, rep: Report) -> np.ndarra
         return ranges
     recorded = identity.get("config", {})
     recorded = complete_identity(recorded) if isinstance(recorded, dict) else recorded  # made before a setting existed: its default
-    diffs = (_diff(recorded, ds.config_json(), "config.") + _diff(identity.get("robot", {}), spec_json(ds.robot_spec), "robot_spec.")
-             + _diff(identity.get("task", {}), spec_json(ds.task_spec), "task_spec."))
+    diffs = (diff_keys(recorded, ds.config_json(), "config.") + diff_keys(identity.get("robot", {}), spec_json(ds.robot_spec), "robot_spec.")
+             + diff_keys(identity.get("task", {}), spec_json(ds.task_spec), "task_spec."))
     if identity.get("model_sha256") != ds.model_sha256:
         diffs.append("model_sha256")
     if diffs:

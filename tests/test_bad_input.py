@@ -709,7 +709,7 @@ def test_progress_is_monotone_and_ends_at_100_percent(tty):
     polls) or stall below the total; the line never goes back and ends at n/n (100%)."""
     import io
 
-    from statgen.orchestrate import Progress
+    from statgen.run.progress import Progress
 
     stream, clock = io.StringIO(), _Clock()
     prog = Progress(total=2000, done=0, label="statgen franka", stream=stream, tty=tty, clock=clock)
@@ -728,7 +728,7 @@ def test_progress_is_monotone_and_ends_at_100_percent(tty):
 def test_progress_of_a_resumed_run_counts_from_the_kept_samples():
     import io
 
-    from statgen.orchestrate import Progress
+    from statgen.run.progress import Progress
 
     stream, clock = io.StringIO(), _Clock()
     prog = Progress(total=3000, done=1000, label="statgen franka", stream=stream, tty=False, clock=clock)
@@ -745,7 +745,7 @@ def test_progress_of_a_resumed_run_counts_from_the_kept_samples():
 def test_progress_disabled_writes_nothing():
     import io
 
-    from statgen.orchestrate import Progress
+    from statgen.run.progress import Progress
 
     stream = io.StringIO()
     prog = Progress(total=10, done=0, label="x", enabled=False, stream=stream, tty=True, clock=_Clock())
@@ -758,7 +758,7 @@ def test_progress_disabled_writes_nothing():
 def test_resume_of_a_finished_dataset_does_nothing_without_ray(dataset_2w, tmp_path, capsys, monkeypatch):
     """Row 17: the checksums are checked against dataset.json and shards.jsonl, Ray is not started,
     nothing is written, and the signal handlers are as they were."""
-    from statgen import orchestrate
+    from statgen.run import pool
 
     out = tmp_path / "ds"
     shutil.copytree(dataset_2w, out)
@@ -767,7 +767,7 @@ def test_resume_of_a_finished_dataset_does_nothing_without_ray(dataset_2w, tmp_p
     def no_ray(*a, **k):
         raise AssertionError("Ray was started")
 
-    monkeypatch.setattr(orchestrate.RaySession, "start", no_ray)
+    monkeypatch.setattr(pool.RaySession, "start", no_ray)
     handlers = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
     code = main(["generate", "--resume", "--out", str(out)])
     std = capsys.readouterr()

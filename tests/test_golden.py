@@ -63,8 +63,10 @@ def test_the_shard_producer_reproduces_the_golden_run_without_ray(reference, tmp
     import pyarrow.dataset as pads
 
     import statgen
-    from statgen.orchestrate import prepare
-    from statgen.producer import ShardProducer, gl_renderer_name, plan_shards
+    from statgen.run.generate import prepare
+    from statgen.run.job import plan_shards
+    from statgen.run.producer import ShardProducer
+    from statgen.sim.render import gl_renderer_name
 
     cfg = statgen.build_config({"robot": golden.ROBOT, "seed": golden.SEED, "n": golden.N, "shard_size": golden.SHARD_SIZE, "out": str(tmp_path)})
     job, store = prepare(cfg)

@@ -105,7 +105,8 @@ def test_gripperless_mistakes_are_config_errors(tmp_path, extra, says):
 
 def _producer(robot_path: str):
     from statgen.config import build_config
-    from statgen.producer import Job, ShardProducer
+    from statgen.run.job import Job
+    from statgen.run.producer import ShardProducer
     from statgen.sim.assets import resolve_model
 
     spec = load_robot(robot_path)

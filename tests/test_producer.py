@@ -12,7 +12,8 @@ from conftest import resolved
 from PIL import Image
 
 from statgen.config import build_config
-from statgen.producer import Job, ShardPlan, ShardProducer
+from statgen.run.job import Job, ShardPlan
+from statgen.run.producer import ShardProducer
 
 CAMERAS = ("front", "left", "right", "wrist")
 COUNT = 4
@@ -54,7 +55,7 @@ def test_images_belong_to_their_labels_across_batches(tmp_path, monkeypatch):
     The TCP's labelled pixel lies inside the bounding box of the gripper's segmentation mask
     (the TCP sits between the fingers); an image paired with another sample's labels fails.
     """
-    import statgen.producer as producer_mod
+    import statgen.run.producer as producer_mod
 
     monkeypatch.setattr(producer_mod, "MAX_BATCH", 3)  # 7 samples: batches of 3, 3, 1
     count = 7

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from conftest import resolved
 
-import statgen.producer as producer_mod
+import statgen.run.producer as producer_mod
 from statgen.config import build_config
-from statgen.producer import Job, ShardPlan, ShardProducer
+from statgen.run.job import Job, ShardPlan
+from statgen.run.producer import ShardProducer
 from statgen.sim.sources import IndependentSource
 
 COUNT = 7
@@ -137,7 +138,7 @@ def test_a_source_can_hold_a_look_for_several_samples(tmp_path):
 
 @pytest.mark.parametrize("shard", [0, 3])
 def test_shard_streams_are_distinct_and_fixed(shard):
-    from statgen.producer import ShardStreams, shard_rng
+    from statgen.run.producer import ShardStreams, shard_rng
 
     s = ShardStreams.of(5, shard)
     assert s.configuration.random() == shard_rng(5, shard).random()  # today's stream, unchanged

@@ -91,3 +91,17 @@ def encode_image(img: np.ndarray, *, fmt: str, quality: int = 90) -> bytes:
     else:
         im.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
+
+
+def gl_renderer_name(renderer) -> str:
+    """GL_RENDERER of the renderer's context, e.g. 'llvmpipe (LLVM 15.0.6, 256 bits)'."""
+    if renderer is None:
+        return ""
+    try:
+        from OpenGL import GL
+
+        renderer.renderer._gl_context.make_current()
+        name = GL.glGetString(GL.GL_RENDERER)
+        return name.decode() if isinstance(name, bytes) else str(name)
+    except Exception:  # noqa: BLE001 - informational only
+        return "unknown"

@@ -18,6 +18,7 @@ from statgen.storage.fs import Store
 from statgen.schema import ShardInfo
 
 RUN_DIR = "_run"
+RUN_JSON = f"{RUN_DIR}/run.json"
 SHARDS_JSONL = f"{RUN_DIR}/shards.jsonl"
 LOCK = f"{RUN_DIR}/lock"
 

@@ -26,11 +26,9 @@ import mujoco
 import numpy as np
 import orjson
 
-from statgen.config import GenerateConfig, RobotSpec, TaskSpec
-from statgen.schema import QA, SAMPLE_SCHEMA, Acceptance, Sample, ShardInfo, index_row, index_schema
+from statgen.schema import QA, SAMPLE_SCHEMA, Acceptance, Sample, index_row, index_schema
 from statgen.core import rosa, text
 from statgen.faults import maybe_kill
-from statgen.sim.assets import ResolvedModel
 from statgen.sim.feasibility import Feasibility
 from statgen.sim.labels import labels
 from statgen.sim.scene import Scene, build_scene, set_qpos
@@ -38,43 +36,13 @@ from statgen.sim.sources import IndependentSource, SampleSource
 from statgen.sim.variation import AS_BUILT, NoVariation, SceneParams, SceneVariation
 from statgen.storage.fs import Store
 from statgen.storage.index import write_index
+from statgen.run.job import Job, ShardPlan, ShardResult
+from statgen.sim.render import gl_renderer_name
 from statgen.storage.shards import ShardWriter, index_name
 
 
 MAX_BATCH = 64  # samples per phase of produce(); more gains nothing measurable
 RENDER_BATCH_BYTES = 16 << 20  # raw image bytes a batch may hold [B]
-
-
-@dataclass(frozen=True)
-class Job:
-    """Everything a worker needs; picklable, shipped once through Ray's object store."""
-
-    config: GenerateConfig
-    robot: RobotSpec
-    task: TaskSpec
-    model: ResolvedModel
-
-    @property
-    def rosa_ranges(self) -> np.ndarray:
-        return np.array(self.config.rosa_ranges or self.robot.rosa_ranges, dtype=float)
-
-
-@dataclass(frozen=True)
-class ShardPlan:
-    shard: int
-    first_index: int
-    count: int
-
-
-@dataclass
-class ShardResult:
-    info: ShardInfo
-    acceptance: Acceptance
-    gl_renderer: str = ""
-    peak_rss_mb: float = 0.0  # the worker process's peak resident memory so far
-    index_sha256: str = ""
-    worker_pid: int = 0
-    seconds: tuple[float, float] = (0.0, 0.0)  # wall clock [s since the epoch] when the shard started and finished
 
 
 def shard_rng(seed: int, shard: int) -> np.random.Generator:
@@ -93,10 +61,6 @@ class ShardStreams:
     @classmethod
     def of(cls, seed: int, shard: int) -> ShardStreams:
         return cls(shard_rng(seed, shard), np.random.default_rng([seed, shard, 1]), np.random.default_rng([seed, shard, 2]))
-
-
-def plan_shards(n: int, shard_size: int) -> list[ShardPlan]:
-    return [ShardPlan(s, first, min(shard_size, n - first)) for s, first in enumerate(range(0, n, shard_size))]
 
 
 class ShardProducer:
@@ -230,17 +194,3 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def gl_renderer_name(renderer) -> str:
-    """GL_RENDERER of the renderer's context, e.g. 'llvmpipe (LLVM 15.0.6, 256 bits)'."""
-    if renderer is None:
-        return ""
-    try:
-        from OpenGL import GL
-
-        renderer.renderer._gl_context.make_current()
-        name = GL.glGetString(GL.GL_RENDERER)
-        return name.decode() if isinstance(name, bytes) else str(name)
-    except Exception:  # noqa: BLE001 - informational only
-        return "unknown"

@@ -1,0 +1,91 @@
+"""The run identity (what decides the data) and the checks on --out: refuse a foreign folder, a
+--resume whose identity differs, an --overwrite of what is not a statgen dataset. The record of a
+run is _run/run.json, written first."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from statgen.config.settings import complete_identity, values_from_identity
+from statgen.errors import ConfigError
+from statgen.faults import maybe_kill
+from statgen.run.job import Job
+from statgen.schema import DATASET_SCHEMA, SAMPLE_SCHEMA, spec_json
+from statgen.storage.fs import Store
+from statgen.storage.run import RUN_JSON, read_json, write_json
+
+
+def run_identity(job: Job) -> dict[str, Any]:
+    """What decides the data: config (minus where/how fast), robot, task, model files, schema."""
+    config = {**job.config.identity(), "schema": SAMPLE_SCHEMA, "robot": job.robot.name, "task": job.task.name}  # content, not location
+    return json.loads(json.dumps({
+        "config": config,
+        "robot": spec_json(job.robot),
+        "task": spec_json(job.task),
+        "model_sha256": job.model.model_sha256,
+        "rendered_model_sha256": job.model.assets_sha256,  # the meshes actually rendered (after simplification)
+    }, sort_keys=True))
+
+
+def config_of_run(out: str) -> dict[str, Any]:
+    """The flat config values a run was started with, from its _run/run.json."""
+    store = Store.open(out)
+    if not store.exists(RUN_JSON):
+        raise ConfigError(f"--resume: {store.uri} has no {RUN_JSON} to resume; pass --robot and --n to start a new run")
+    run = read_json(store, RUN_JSON, "run.json")
+    values = values_from_identity(run.get("identity", {}).get("config", {}))
+    values.update(run.get("config_source", {}))  # the robot/task as given: a name or a file path
+    return values
+
+
+def diff_keys(a: dict, b: dict, prefix: str = "") -> list[str]:
+    keys = sorted(set(a) | set(b))
+    out = []
+    for k in keys:
+        if isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
+            out += diff_keys(a[k], b[k], f"{prefix}{k}.")
+        elif a.get(k) != b.get(k):
+            out.append(f"{prefix}{k}")
+    return out
+
+
+def run_recorded(out: Store) -> bool:
+    """True when `out` holds a run's record, _run/run.json (a finished or a stopped run)."""
+    return out.exists(RUN_JSON)
+
+
+def is_dataset(out: Store) -> bool:
+    """True when `out` holds a statgen dataset (finished or not): _run/run.json or dataset.json."""
+    return out.exists(RUN_JSON) or out.exists("dataset.json")
+
+
+def check_out(out: Store, identity: dict[str, Any], *, resume: bool, overwrite: bool = False) -> None:
+    """Refuse a non-empty --out without --resume or --overwrite, a --resume whose identity differs,
+    and an --overwrite of anything that is not a statgen dataset."""
+    if out.is_empty():
+        return
+    if overwrite:
+        if not is_dataset(out):
+            raise ConfigError(f"--overwrite refused: {out.uri} is not a statgen dataset (no {RUN_JSON} or dataset.json); "
+                              "statgen only replaces its own datasets: choose an empty or new folder")
+        return
+    if not out.exists(RUN_JSON):
+        raise ConfigError(f"--out {out.uri}: not empty and not a statgen dataset; choose an empty or new folder")
+    if not resume:
+        raise ConfigError(f"--out {out.uri}: already holds a dataset; pass --resume to continue it, --overwrite to replace it, or choose another --out")
+    old = read_json(out, RUN_JSON, "run.json").get("identity", {})
+    if isinstance(old, dict) and isinstance(old.get("config"), dict):  # made before a setting existed: with its default
+        old = {**old, "config": complete_identity(old["config"])}
+    if old != identity:
+        diffs = diff_keys(old, identity)
+        raise ConfigError(f"--resume refused: {out.uri} was made with a different config ({', '.join(diffs[:6])}{' ...' if len(diffs) > 6 else ''} differ); "
+                          "use the original flags, replace it with --overwrite (instead of --resume), or choose another --out")
+
+
+def record_run(out: Store, identity: dict[str, Any], cfg: Any) -> None:
+    """_run/run.json: the identity, when the run started, and the robot and task as given (a name or a path)."""
+    write_json(out, RUN_JSON, {"schema": DATASET_SCHEMA, "identity": identity, "created": time.time(),
+                               "config_source": {"robot": cfg.robot, "task": cfg.task}})
+    maybe_kill("after_run_json")

@@ -27,6 +27,23 @@ class VerifyError(StatgenError):
     exit_code = 1
 
 
+# Errors of the user's input raised below the config layer. Each is a ConfigError (exit 2, one
+# line); each is also a ValueError, as it was before it joined this family, so that code which
+# catches ValueError around these functions keeps working.
+
+
+class GeometryError(ConfigError, ValueError):
+    """A pose that cannot be built: a camera looking at its own position, or along its up direction."""
+
+
+class ModelError(ConfigError, ValueError):
+    """A robot model statgen cannot read: a mesh file it cannot parse or simplify, an <include> it cannot follow."""
+
+
+class StorePathError(ConfigError, ValueError):
+    """A path that would leave its dataset's folder or prefix ('.', '..', '//')."""
+
+
 
 class Interrupted(StatgenError):
     """`generate` was stopped by SIGINT (Ctrl-C) or SIGTERM. Exit code 128 + the signal number:

@@ -30,7 +30,7 @@ from statgen.config import GenerateConfig
 from statgen.config.check import rosa_ranges as _rosa_ranges
 from statgen.config.settings import complete_identity
 from statgen.core import rosa
-from statgen.errors import ConfigError, StatgenError, VerifyError
+from statgen.errors import ConfigError, StatgenError, StorePathError, VerifyError
 from statgen.run.identity import diff_keys
 from statgen.run.job import Job, plan_shards
 from statgen.run.producer import ShardProducer
@@ -282,7 +282,12 @@ def _check_shard(store: Store, s: ShardInfo, cfg: GenerateConfig, ranges: np.nda
     name, first, count = s.name, s.first_index, s.samples
     sh = _Shard(name)
     problems = sh.problems
-    if not store.exists(name):
+    try:
+        present = store.exists(name)
+    except StorePathError:
+        problems.append("not a path inside the dataset")
+        return sh
+    if not present:
         problems.append("missing")
         return sh
     size = store.size(name)

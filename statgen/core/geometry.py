@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from statgen.errors import GeometryError
+
 
 def make_T(R: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Homogeneous transform from R (3, 3) and p (3,) [m]. Returns (4, 4)."""
@@ -115,11 +117,11 @@ def look_at_R(*, eye: np.ndarray, target: np.ndarray, up: np.ndarray = (0.0, 0.0
     fwd = target - eye
     n = np.linalg.norm(fwd)
     if n == 0:
-        raise ValueError(f"look_at: expected eye != target, got both {eye.tolist()}")
+        raise GeometryError(f"look_at: expected eye != target, got both {eye.tolist()}")
     fwd /= n
     right = np.cross(fwd, up)
     if np.linalg.norm(right) < 1e-9:
-        raise ValueError(f"look_at: expected a view direction not parallel to up={up.tolist()}, got {fwd.tolist()}")
+        raise GeometryError(f"look_at: expected a view direction not parallel to up={up.tolist()}, got {fwd.tolist()}")
     right /= np.linalg.norm(right)
     cam_up = np.cross(right, fwd)
     return np.stack([right, cam_up, -fwd], axis=1)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from statgen.config import RobotSpec
-from statgen.errors import ConfigError
+from statgen.errors import ConfigError, ModelError
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def _inline(parent: ET.Element, assets: dict[str, bytes], seen: set[str]) -> Non
         if child.tag == "include":
             inc = child.get("file", "")
             if inc in seen or inc not in assets:
-                raise ValueError(f"cannot include {inc!r}: {'a cycle' if inc in seen else 'not among the model files'}")
+                raise ModelError(f"cannot include {inc!r}: {'a cycle' if inc in seen else 'not among the model files'}")
             sub = ET.fromstring(assets[inc])
             _inline(sub, assets, seen | {inc})
             parent.remove(child)
@@ -99,7 +99,7 @@ def simplify_visual_meshes(resolved: ResolvedModel, *, target_reduction: float) 
             spec = mujoco.MjSpec.from_string(resolved.text(key), assets=resolved.assets)
             files += visual_mesh_files(spec)
         assets = simplify_assets(resolved.assets, files, target_reduction=target_reduction, cache_dir=cache_dir() / "meshes")
-    except (ValueError, ET.ParseError) as e:
+    except (ModelError, ValueError, ET.ParseError) as e:
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         raise ConfigError(f"robot {resolved.robot}: cannot read its model to simplify the meshes ({msg}); fix the MJCF or set render.visual_reduction = 0") from None
     return dataclasses.replace(resolved, assets=assets, simplified_from=resolved.model_sha256)

@@ -49,6 +49,8 @@ from importlib.metadata import PackageNotFoundError, version
 import mujoco
 import numpy as np
 
+from statgen.errors import ModelError
+
 __all__ = [
     "ALGORITHM_VERSION",
     "MIN_FACES",
@@ -72,7 +74,7 @@ _STL_HEADER = b"statgen simplified mesh".ljust(80, b" ")
 def _extension(filename: str) -> str:
     ext = pathlib.PurePosixPath(filename.replace("\\", "/")).suffix.lower()
     if ext not in _SUPPORTED:
-        raise ValueError(
+        raise ModelError(
             f"expected a mesh file name ending in .obj or .stl, got {filename!r}"
         )
     return ext
@@ -91,24 +93,24 @@ def _parse_obj(data: bytes) -> tuple[np.ndarray, np.ndarray]:
             for tok in line.split()[1:]:
                 i = int(tok.split(b"/", 1)[0])
                 if i == 0:
-                    raise ValueError(f"expected OBJ face indices != 0, got {line!r}")
+                    raise ModelError(f"expected OBJ face indices != 0, got {line!r}")
                 idx.append(i - 1 if i > 0 else n + i)
             if len(idx) < 3:
-                raise ValueError(f"expected >= 3 vertices per OBJ face, got {line!r}")
+                raise ModelError(f"expected >= 3 vertices per OBJ face, got {line!r}")
             for k in range(1, len(idx) - 1):  # fan triangulation
                 tris.append((idx[0], idx[k], idx[k + 1]))
     if not vert_lines or not tris:
-        raise ValueError(
+        raise ModelError(
             f"expected an OBJ with 'v' and 'f' lines, got {len(vert_lines)} vertices "
             f"and {len(tris)} faces"
         )
     toks = [ln.split()[1:4] for ln in vert_lines]  # ignores optional w / vertex colours
     if any(len(t) < 3 for t in toks):
-        raise ValueError("expected 3 coordinates on every OBJ 'v' line, got fewer")
+        raise ModelError("expected 3 coordinates on every OBJ 'v' line, got fewer")
     verts = np.array(toks, dtype=np.float64)
     faces = np.array(tris, dtype=np.int64)
     if faces.min() < 0 or faces.max() >= len(verts):
-        raise ValueError(
+        raise ModelError(
             f"expected OBJ face indices in [1, {len(verts)}], got "
             f"[{faces.min() + 1}, {faces.max() + 1}]"
         )
@@ -133,7 +135,7 @@ def _parse_stl(data: bytes) -> tuple[np.ndarray, np.ndarray]:
         if coords and len(coords) % 3 == 0:
             verts = np.array(coords, dtype=np.float64)
             return verts, np.arange(len(verts), dtype=np.int64).reshape(-1, 3)
-    raise ValueError(
+    raise ModelError(
         f"expected a binary STL (84 + 50*n bytes) or an ASCII STL with 3 vertices per "
         f"facet, got {len(data)} bytes starting {data[:16]!r}"
     )
@@ -232,7 +234,7 @@ def _write_stl(verts: np.ndarray, faces: np.ndarray) -> bytes:
 def _check_reduction(target_reduction: float) -> float:
     r = float(target_reduction)
     if not (0.0 <= r < 1.0) or math.isnan(r):
-        raise ValueError(f"expected target_reduction in [0, 1), got {target_reduction!r}")
+        raise ModelError(f"expected target_reduction in [0, 1), got {target_reduction!r}")
     return r
 
 
@@ -246,18 +248,18 @@ def simplify_mesh(data: bytes, *, filename: str, target_reduction: float) -> byt
     ext = _extension(filename)
     r = _check_reduction(target_reduction)
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise ValueError(f"expected mesh bytes, got {type(data).__name__}")
+        raise ModelError(f"expected mesh bytes, got {type(data).__name__}")
     data = bytes(data)
     if r == 0.0:
         return data
     verts, faces = _parse_obj(data) if ext == ".obj" else _parse_stl(data)
     if not np.all(np.isfinite(verts)):
-        raise ValueError(
+        raise ModelError(
             f"expected finite vertex coordinates in {filename!r}, got NaN/inf"
         )
     verts, faces = _merge_and_clean(verts, faces)
     if len(faces) == 0:
-        raise ValueError(
+        raise ModelError(
             f"expected at least one non-degenerate triangle in {filename!r}, got 0"
         )
     verts, faces = _decimate(verts, faces, r)
@@ -328,7 +330,7 @@ def _resolve_key(assets: dict[str, bytes], name: str) -> str:
     base = pathlib.PurePosixPath(name.replace("\\", "/")).name
     hits = [k for k in assets if pathlib.PurePosixPath(k.replace("\\", "/")).name == base]
     if len(hits) != 1:
-        raise ValueError(
+        raise ModelError(
             f"expected exactly one assets key matching {name!r} (by path or base name), "
             f"got {len(hits)}: {hits[:5]}"
         )

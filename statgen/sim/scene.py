@@ -10,7 +10,7 @@ import numpy as np
 
 from statgen.config import RenderSettings, RobotSpec, TaskSpec
 from statgen.core.geometry import R_to_quat_wxyz, look_at_R, quat_wxyz_to_R
-from statgen.errors import ConfigError
+from statgen.errors import ConfigError, GeometryError
 from statgen.sim.assets import ResolvedModel
 
 TCP_SITE = "statgen/tcp"
@@ -114,7 +114,7 @@ def build_spec(
     def look_at(eye, target, up=(0.0, 0.0, 1.0), *, what: str) -> np.ndarray:
         try:
             return look_at_R(eye=np.array(eye), target=np.array(target), up=np.array(up))
-        except ValueError as e:
+        except GeometryError as e:
             raise ConfigError(f"{what}: {e}; move pos or target") from None
 
     for name in cameras:

@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from statgen import faults
-from statgen.errors import ConfigError
+from statgen.errors import ConfigError, StorePathError
 
 CHUNK = 1 << 20
 _REMOTE = ("s3", "gs")
@@ -123,7 +123,7 @@ class Store:
     def _path(self, rel: str) -> str:
         rel = rel.strip("/")
         if any(s in (".", "..") for s in rel.split("/")) or "//" in rel:
-            raise ValueError(f"bad path {rel!r} inside {self.uri}")
+            raise StorePathError(f"bad path {rel!r} inside {self.uri}")
         return f"{self._base.rstrip('/')}/{rel}" if rel else self._base
 
     def join(self, rel: str) -> str:

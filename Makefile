@@ -1,4 +1,4 @@
-# statgen: make setup | demo | test | shards | bench | bench-levers
+# statgen: make setup | demo | test | test-fast | shards | bench | bench-levers
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -16,7 +16,7 @@ endif
 endif
 export MUJOCO_GL ?= egl
 
-.PHONY: setup demo test shards bench bench-levers clean
+.PHONY: setup demo test test-fast shards bench bench-levers clean
 
 setup: $(VENV)/.installed
 
@@ -35,6 +35,11 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# The suite without the tests that start Ray or a `statgen generate` subprocess (marked slow):
+# under a minute, for the edit-test loop. CI runs `make test`.
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # The default recipe (pipelines/franka_tabletop.toml) into ./data; N=... overrides the count.
 # A stopped run continues where it left off.

@@ -18,6 +18,8 @@ if not os.environ.get("MENAGERIE_ROOT") and _LOCAL_MENAGERIE.exists():
 pytest_plugins = ["s3_server", "gcs_server"]
 
 import functools  # noqa: E402
+import inspect  # noqa: E402
+import re  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -103,6 +105,30 @@ def dataset_2w(tmp_path_factory):
     out = tmp_path_factory.mktemp("ds") / "two"
     run_cli(*e2e_args(out, "--workers", "2"))
     return out
+
+
+# --------------------------------------------------------------------------- the fast loop
+
+# A test that starts Ray or a `statgen generate` subprocess is marked slow, so `make test-fast`
+# (pytest -m "not slow") leaves it out; `make test` runs everything. Marked automatically: a test
+# that uses a fixture which makes a dataset that way, or whose own code calls a helper that does.
+E2E_FIXTURES = {"dataset_2w", "one_worker", "s3_dataset", "gcs_dataset", "cluster"}
+_STARTS_A_RUN = re.compile(r"\b(run_cli|cli|s3_cli|run_with_fault|_generate|generate_to)\(|subprocess\.Popen\(|\bstatgen\.generate\(")
+
+
+@functools.lru_cache(maxsize=None)
+def _starts_a_run(fn) -> bool:
+    try:
+        return bool(_STARTS_A_RUN.search(inspect.getsource(fn)))
+    except (OSError, TypeError):
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        fn = getattr(item, "function", None)
+        if item.get_closest_marker("slow") is None and (E2E_FIXTURES & set(item.fixturenames) or (fn is not None and _starts_a_run(fn))):
+            item.add_marker(pytest.mark.slow)
 
 
 # --------------------------------------------------------------------------- bad input and faults

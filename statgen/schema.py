@@ -12,7 +12,9 @@ version has. A new version (a `scene` block, episode fields) adds fields with a 
 here, lists them under its version, and bumps SAMPLE_SCHEMA; older datasets keep reading.
 
 `to_json()` builds plain dicts (what orjson writes, with sorted keys) without
-dataclasses.asdict: it runs once per sample on the hot path.
+dataclasses.asdict: it runs once per sample on the hot path. For the same reason the sample's
+classes are slotted but not frozen (a frozen dataclass's __init__ sets each field through
+object.__setattr__, about four times the cost); treat them as values, never mutate one.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from statgen.config import robot_from_dict, task_from_dict
 from statgen.config.check import problems_message
-from statgen.errors import VerifyError
+from statgen.config.settings import config_from_identity
+from statgen.errors import ConfigError, VerifyError
 
 SAMPLE_SCHEMA = "statgen.sample/1"  # what this code writes
 SAMPLE_SCHEMAS = ("statgen.sample/1",)  # what it reads
@@ -63,7 +67,7 @@ def _min(lo: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the sample
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class State:
     """The robot's state in its base frame (DESIGN.md, "Sample")."""
 
@@ -84,7 +88,7 @@ class State:
                 "gripper_width": self.gripper_width, "gripper_open_fraction": self.gripper_open_fraction, "gripper_open": self.gripper_open}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CameraLabel:
     """One camera's labels: its size, OpenCV K and T_world_cam, and where the TCP is in its image."""
 
@@ -102,7 +106,7 @@ class CameraLabel:
                 "ee_depth": self.ee_depth, "ee_in_view": self.ee_in_view, "ee_visible": self.ee_visible}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class QA:
     question: str
     answer: str
@@ -111,7 +115,7 @@ class QA:
         return {"question": self.question, "answer": self.answer}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Sample:
     """One sample's `json` member."""
 
@@ -259,9 +263,6 @@ class DatasetInfo:
     @classmethod
     def from_json(cls, d: Any) -> DatasetInfo:
         """dataset.json's parsed content, checked against the declaration. SchemaError lists every problem."""
-        from statgen.config import ConfigError, robot_from_dict, task_from_dict
-        from statgen.config.settings import config_from_identity
-
         problems: list[str] = []
         if not isinstance(d, dict):
             raise SchemaError([f"expected an object, got {type(d).__name__}"])

@@ -31,7 +31,7 @@ from statgen.sim.labels import camera_label
 from statgen.sim.scene import Scene, set_qpos
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Configuration:
     """An accepted configuration: qpos of the arm joints then the gripper joints (the order of state.qpos).
     new_look: it started a new look (trajectories add their episode and step here)."""

@@ -75,3 +75,20 @@ def test_images_belong_to_their_labels_across_batches(tmp_path, monkeypatch):
         rows, cols = np.nonzero(np.array(Image.open(io.BytesIO(files[f"{i:09d}.front.seg.png"]))) == 2)
         assert rows.size, f"sample {i}: no gripper pixels"
         assert cols.min() - 1 <= u <= cols.max() + 1 and rows.min() - 1 <= v <= rows.max() + 1, f"sample {i}: TCP outside the gripper's box"
+
+
+@pytest.mark.parametrize("subsampling,pil_sampling", [("420", 2), ("422", 1), ("444", 0)])
+def test_jpeg_subsampling(subsampling, pil_sampling, tmp_path):
+    """image.jpeg_subsampling / --jpeg-subsampling: the JPEGs' chroma subsampling (PIL: 2 = 4:2:0, 1 = 4:2:2, 0 = 4:4:4)."""
+    from PIL import JpegImagePlugin
+
+    cfg = build_config({"robot": "franka", "n": 1}, flags={"jpeg_subsampling": subsampling})
+    spec, task, model = resolved("franka")
+    producer = ShardProducer(Job(config=cfg, robot=spec, task=task, model=model))
+    try:
+        producer.produce(ShardPlan(shard=0, first_index=0, count=1), tmp_path)
+    finally:
+        producer.close()
+    with tarfile.open(tmp_path / "shards/statgen-000000.tar") as tf:
+        im = Image.open(io.BytesIO(tf.extractfile("000000000.front.jpg").read()))
+    assert JpegImagePlugin.get_sampling(im) == pil_sampling

@@ -113,3 +113,19 @@ def test_a_task_file_with_several_mistakes_is_one_line_listing_them_all(tmp_path
     assert msg.startswith(f"{p}: 3 problems: ") and "\n" not in msg
     for piece in ("table: unknown key 'legs'", "cameras.front.fovy_deg: expected 1..170 degrees", "props[0].shape: expected box, sphere or cylinder"):
         assert piece in msg, msg
+
+
+def test_jpeg_subsampling_flows_from_flag_and_pipeline_to_the_identity(tmp_path, capsys):
+    """One new setting, declared once: the TOML key, the flag, the check and the run identity."""
+    assert GenerateConfig(robot="franka", n=1).identity()["jpeg_subsampling"] == "420"  # today's output
+    p = tmp_path / "p.toml"
+    p.write_text("[pipeline]\nrobot = 'franka'\nn = 4\n[image]\njpeg_subsampling = '444'\n")
+    cfg = build_config(load_pipeline(str(p)))
+    assert cfg.jpeg_subsampling == "444" and cfg.identity()["jpeg_subsampling"] == "444"
+    assert build_config(load_pipeline(str(p)), flags={"jpeg_subsampling": "422"}).jpeg_subsampling == "422"  # the flag wins
+    code = main(["generate", "--robot", "franka", "--n", "4", "--jpeg-subsampling", "411", "--out", str(tmp_path / "o"), "--quiet"])
+    line = assert_one_line(capsys.readouterr().err, code, 2)
+    assert "--jpeg-subsampling: expected one of 420, 422, 444, got '411'" in line
+    p.write_text("[image]\njpeg_subsampling = 444\n")
+    with pytest.raises(ConfigError, match="image.jpeg_subsampling: expected a non-empty string, got 444"):
+        load_pipeline(str(p))

@@ -32,6 +32,7 @@ from statgen.config.files import find_toml, read_toml
 from statgen.errors import ConfigError
 
 IMAGE_FORMATS = ("jpg", "png", "webp")
+JPEG_SUBSAMPLINGS = ("420", "422", "444")  # chroma subsampling: 4:2:0 halves both axes, 4:2:2 the width, 4:4:4 none
 MAX_INDEX = 10**9 - 1  # the key is f"{index:09d}"
 MAX_SHARD_SIZE = 100_000
 MAX_MULTISAMPLE = 16
@@ -111,6 +112,8 @@ class GenerateConfig:
                                        help="Comma-separated cameras, e.g. front,wrist [default: front].")
     image_format: str = setting("jpg", kind="str", toml="image.format", choices=IMAGE_FORMATS)
     jpeg_quality: int = setting(90, kind="int", toml="image.jpeg_quality", check=_between(1, 100))
+    jpeg_subsampling: str = setting("420", kind="str", toml="image.jpeg_subsampling", flag="--jpeg-subsampling", choices=JPEG_SUBSAMPLINGS,
+                                    metavar="<420|422|444>", help="JPEG chroma subsampling: 420, 422 or 444 (none) [default: 420].")
     depth: bool = setting(False, kind="bool", toml="image.depth")
     seg: bool = setting(False, kind="bool", toml="image.seg")
     render: RenderSettings = field(default_factory=RenderSettings)

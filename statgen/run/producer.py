@@ -132,7 +132,8 @@ class ShardProducer:
         out: dict[str, bytes] = {}
         for cam in cfg.cameras:
             imgs = images[cam]
-            out[f"{cam}.{cfg.image_format}"] = encode_image(imgs["rgb"], fmt=cfg.image_format, quality=cfg.jpeg_quality)
+            out[f"{cam}.{cfg.image_format}"] = encode_image(imgs["rgb"], fmt=cfg.image_format, quality=cfg.jpeg_quality,
+                                                            subsampling=cfg.jpeg_subsampling)
             if cfg.depth:
                 out[f"{cam}.depth.png"] = encode_image(imgs["depth"], fmt="png")
             if cfg.seg:

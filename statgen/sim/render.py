@@ -74,12 +74,13 @@ class CameraRenderer:
         self.close()
 
 
-def encode_image(img: np.ndarray, *, fmt: str, quality: int = 90) -> bytes:
-    """RGB (H, W, 3) uint8 → jpg/png/webp bytes; 2-D uint8/uint16 → PNG."""
+def encode_image(img: np.ndarray, *, fmt: str, quality: int = 90, subsampling: str = "420") -> bytes:
+    """RGB (H, W, 3) uint8 → jpg/png/webp bytes; 2-D uint8/uint16 → PNG. subsampling: a JPEG's
+    chroma subsampling, "420", "422" or "444"."""
     if fmt == "jpg" and img.ndim == 3:
         import simplejpeg  # libjpeg-turbo straight from the array: about 3x less overhead than PIL here
 
-        return simplejpeg.encode_jpeg(np.ascontiguousarray(img), quality=quality, colorspace="RGB", colorsubsampling="420")
+        return simplejpeg.encode_jpeg(np.ascontiguousarray(img), quality=quality, colorspace="RGB", colorsubsampling=subsampling)
     from PIL import Image
 
     buf = io.BytesIO()

@@ -86,7 +86,7 @@ def cache_dir() -> Path:
 
 
 def simplify_visual_meshes(
-    resolved: ResolvedModel, *, target_reduction: float, split_min_faces: int | None = None
+    resolved: ResolvedModel, *, target_reduction: float, max_error: float | None = None, split_min_faces: int | None = None
 ) -> ResolvedModel:
     """The same model with every drawn mesh decimated (collision meshes untouched), cached on disk.
 
@@ -97,6 +97,9 @@ def simplify_visual_meshes(
     twin. The edited MJCF replaces its entry in `assets` (an <include>d file is then
     inlined). Then every visual-only mesh file (`meshes.visual_mesh_files`) is decimated
     by `target_reduction` (the fraction of triangles removed). 0 returns `resolved` as is.
+    `max_error` None: quadric decimation, unbounded (the shipped Panda's meshes, pinned by
+    the golden run). Otherwise meshoptimizer's error-bounded simplifier: no surface moves
+    by more than max_error x its mesh's extent (see `meshes.simplify_mesh`).
     """
     if target_reduction <= 0:
         return resolved
@@ -116,7 +119,7 @@ def simplify_visual_meshes(
                 assets[key] = split.xml.encode()
             spec = mujoco.MjSpec.from_string(split.xml, assets=assets)
             files += visual_mesh_files(spec)
-        assets = simplify_assets(assets, files, target_reduction=target_reduction, cache_dir=cache_dir() / "meshes")
+        assets = simplify_assets(assets, files, target_reduction=target_reduction, cache_dir=cache_dir() / "meshes", max_error=max_error)
     except (ValueError, ET.ParseError) as e:
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         raise ConfigError(f"robot {resolved.robot}: cannot read its model to simplify the meshes ({msg}); fix the MJCF or set render.visual_reduction = 0") from None

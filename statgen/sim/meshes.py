@@ -66,18 +66,11 @@ __all__ = [
 ]
 
 # Bump when the output of simplify_mesh changes for the same input (invalidates caches).
-# 2: meshes on which quadric decimation stalls are snapped to a vertex grid and retried.
+# 2: the error-bounded simplifier (max_error, meshoptimizer); the default path is unchanged.
 ALGORITHM_VERSION = 2
 # Meshes are never decimated below this many triangles (tiny parts such as screws and
 # LEDs would otherwise collapse to nothing; they cost next to no rendering time).
 MIN_FACES = 64
-# A decimation that ends above STALL_RATIO x its target triangle count has stalled (the
-# quadric decimator refuses the remaining collapses, typically on CAD meshes full of
-# slivers). Such a mesh is retried after snapping its vertices to a grid whose cell is
-# each of SNAP_GRIDS in turn (fractions of the bounding-box diagonal), until one reaches
-# the target. Meshes that do not stall are decimated exactly as by ALGORITHM_VERSION 1.
-STALL_RATIO = 1.25
-SNAP_GRIDS = (0.001, 0.002, 0.004)
 # The geom groups MuJoCo draws by default, and statgen's renderer draws (scene.RENDERED_GROUPS).
 DRAWN_GROUPS = (0, 1, 2)
 # separate_visual_meshes gives drawn geoms their own copy of a mesh that a colliding geom
@@ -229,34 +222,6 @@ def _drop_new_fins(
     return v, f
 
 
-def _snap_and_decimate(
-    verts: np.ndarray, faces: np.ndarray, target: int, input_has_fins: bool
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Vertex clustering on a grid (SNAP_GRIDS, finest first), then quadric decimation.
-
-    Snapping merges the near-coincident vertices of slivers, which is what stops the
-    quadric decimator on CAD meshes. Returns the first result within STALL_RATIO of
-    `target`, else the one with the fewest triangles; None if no grid gives a mesh.
-    """
-    diag = float(np.linalg.norm(verts.max(axis=0) - verts.min(axis=0)))
-    if not diag > 0:
-        return None
-    best = None
-    for grid in SNAP_GRIDS:
-        cell = grid * diag
-        v, f = _merge_and_clean(np.round(verts / cell) * cell, faces)
-        v, f = _drop_new_fins(v, f, input_has_fins)
-        if len(f) > target:
-            v, f = _quadric(v, f, target, input_has_fins)
-        if len(f) == 0:
-            continue
-        if best is None or len(f) < len(best[1]):
-            best = (v, f)
-        if len(f) <= STALL_RATIO * target:
-            break
-    return best
-
-
 def _decimate(
     verts: np.ndarray, faces: np.ndarray, target_reduction: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -266,10 +231,31 @@ def _decimate(
         return verts, faces
     input_has_fins = bool(_fin_mask(faces).any())  # then they are meant (double-sided)
     v, f = _quadric(verts, faces, target, input_has_fins)
-    if len(f) > STALL_RATIO * target:  # stalled: retry on a snapped copy
-        snapped = _snap_and_decimate(verts, faces, target, input_has_fins)
-        if snapped is not None and len(snapped[1]) < len(f):
-            v, f = snapped
+    if len(f) == 0:  # never emit an empty mesh
+        return verts, faces
+    return v, f
+
+
+def _decimate_bounded(
+    verts: np.ndarray, faces: np.ndarray, target_reduction: float, max_error: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """meshoptimizer's simplifier: edge collapses onto existing vertices, in the order of a
+    quadric error, stopping at the target triangle count or when the next collapse would
+    move the surface by more than `max_error` x the mesh's extent, whichever comes first.
+    Topology is kept (open borders stay where they are); no new vertex positions."""
+    import meshoptimizer
+
+    n = len(faces)
+    target = max(math.ceil((1.0 - target_reduction) * n), min(n, MIN_FACES))
+    if target >= n:
+        return verts, faces
+    indices = faces.astype(np.uint32).ravel()
+    out = np.zeros_like(indices)
+    count = meshoptimizer.simplify(
+        out, indices, np.ascontiguousarray(verts, dtype=np.float32),
+        target_index_count=3 * target, target_error=float(max_error),
+    )
+    v, f = _merge_and_clean(verts, out[:count].reshape(-1, 3).astype(np.int64))
     if len(f) == 0:  # never emit an empty mesh
         return verts, faces
     return v, f
@@ -306,12 +292,26 @@ def _check_reduction(target_reduction: float) -> float:
     return r
 
 
-def simplify_mesh(data: bytes, *, filename: str, target_reduction: float) -> bytes:
+def _check_error(max_error: float) -> float:
+    e = float(max_error)
+    if not 0.0 < e < 1.0:
+        raise ValueError(f"expected max_error in (0, 1) (a fraction of the mesh's extent, e.g. 0.003), got {max_error!r}")
+    return e
+
+
+def simplify_mesh(
+    data: bytes, *, filename: str, target_reduction: float, max_error: float | None = None
+) -> bytes:
     """Decimate one OBJ/STL mesh; return bytes in the format of `filename`'s extension.
 
     `target_reduction` is the fraction of triangles to remove (0.85 keeps ~15%), counted
     after merging; no mesh goes below `MIN_FACES` triangles. 0 returns `data` unchanged.
-    OBJ output has only `v` and `f` lines; STL output is binary.
+    `max_error` None: quadric decimation with fast_simplification, unbounded (statgen's
+    first simplifier; the shipped Panda's meshes). Otherwise meshoptimizer's
+    error-bounded simplifier: it stops early rather than move the surface by more than
+    max_error x the mesh's extent (0.003 = 0.3 %), and never stalls the way quadric
+    decimation does on CAD meshes full of slivers. OBJ output has only `v` and `f`
+    lines; STL output is binary.
     """
     ext = _extension(filename)
     r = _check_reduction(target_reduction)
@@ -330,7 +330,10 @@ def simplify_mesh(data: bytes, *, filename: str, target_reduction: float) -> byt
         raise ValueError(
             f"expected at least one non-degenerate triangle in {filename!r}, got 0"
         )
-    verts, faces = _decimate(verts, faces, r)
+    if max_error is None:
+        verts, faces = _decimate(verts, faces, r)
+    else:
+        verts, faces = _decimate_bounded(verts, faces, r, _check_error(max_error))
     return _write_obj(verts, faces) if ext == ".obj" else _write_stl(verts, faces)
 
 
@@ -562,12 +565,13 @@ def _is_supported(path: str) -> bool:
     return pathlib.PurePosixPath(path).suffix.lower() in _SUPPORTED
 
 
-def _library_tag() -> str:
+def _library_tag(*, bounded: bool = False) -> str:
+    package, label = ("meshoptimizer", "meshoptimizer") if bounded else ("fast-simplification", "fastsimplification")
     try:
-        lib = version("fast-simplification")
+        lib = version(package)
     except PackageNotFoundError:  # pragma: no cover
         lib = "unknown"
-    return f"fastsimplification{lib}-a{ALGORITHM_VERSION}-m{MIN_FACES}"
+    return f"{label}{lib}-a{ALGORITHM_VERSION}-m{MIN_FACES}"
 
 
 def _resolve_key(assets: dict[str, bytes], name: str) -> str:
@@ -589,18 +593,21 @@ def simplify_assets(
     *,
     target_reduction: float,
     cache_dir: pathlib.Path | None,
+    max_error: float | None = None,
 ) -> dict[str, bytes]:
     """Return a new assets dict in which each of `files` is simplified.
 
     `files` entries match keys exactly or by base name (MuJoCo's own rule). Results are
-    cached in `cache_dir` (if given) under sha256(input) + reduction + library and
-    algorithm version, written to a temporary file and moved into place atomically.
+    cached in `cache_dir` (if given) under sha256(input) + reduction (+ max_error) +
+    library and algorithm version, written to a temporary file and moved into place
+    atomically. `max_error`: see `simplify_mesh`.
     """
     r = _check_reduction(target_reduction)
+    bound = "" if max_error is None else f"-e{_check_error(max_error):.6f}"
     out = dict(assets)
     if r == 0.0:
         return out
-    tag = _library_tag()
+    tag = _library_tag(bounded=max_error is not None)
     if cache_dir is not None:
         cache_dir = pathlib.Path(cache_dir)
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -611,11 +618,11 @@ def simplify_assets(
         cached = None
         if cache_dir is not None:
             digest = hashlib.sha256(data).hexdigest()
-            cached = cache_dir / f"{digest}-r{r:.6f}-{tag}{ext}"
+            cached = cache_dir / f"{digest}-r{r:.6f}{bound}-{tag}{ext}"
             if cached.is_file():
                 out[key] = cached.read_bytes()
                 continue
-        result = simplify_mesh(data, filename=key, target_reduction=r)
+        result = simplify_mesh(data, filename=key, target_reduction=r, max_error=max_error)
         out[key] = result
         if cached is not None:
             fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-", suffix=ext)

@@ -88,18 +88,22 @@ def cache_dir() -> Path:
 def simplify_visual_meshes(
     resolved: ResolvedModel, *, target_reduction: float, max_error: float | None = None, split_min_faces: int | None = None
 ) -> ResolvedModel:
-    """The same model with every drawn mesh decimated (collision meshes untouched), cached on disk.
+    """The same model with its drawn meshes decimated (collision meshes untouched), cached on disk.
 
-    Each MJCF (the main file and the attached ones) first goes through
-    `meshes.separate_visual_meshes`: drawn geoms get their own copies of the meshes that
-    collision geoms also use (at least `split_min_faces` triangles; default
-    meshes.SPLIT_MIN_FACES), and a geom that is both drawn and colliding gets a drawn
-    twin. The edited MJCF replaces its entry in `assets` (an <include>d file is then
-    inlined). Then every visual-only mesh file (`meshes.visual_mesh_files`) is decimated
-    by `target_reduction` (the fraction of triangles removed). 0 returns `resolved` as is.
-    `max_error` None: quadric decimation, unbounded (the shipped Panda's meshes, pinned by
-    the golden run). Otherwise meshoptimizer's error-bounded simplifier: no surface moves
-    by more than max_error x its mesh's extent (see `meshes.simplify_mesh`).
+    `target_reduction` is the fraction of triangles removed; 0 returns `resolved` as is.
+
+    max_error None (statgen's first simplifier, what the shipped Panda and Jaco use): the
+    meshes used only by non-colliding geoms (`meshes.visual_mesh_files`) are decimated by
+    quadric edge collapse, unbounded. The MJCF texts are not touched.
+
+    max_error set (any robot): each MJCF (the main file and the attached ones) first goes
+    through `meshes.separate_visual_meshes`: drawn geoms get their own copies of the meshes
+    that collision geoms also use (those with at least `split_min_faces` triangles,
+    default meshes.SPLIT_MIN_FACES), and a geom that is both drawn and colliding gets a
+    drawn twin; the edited MJCF replaces its entry in `assets` (an <include>d file is then
+    inlined). Then every visual-only mesh is simplified by meshoptimizer, which stops
+    before any surface moves by more than max_error x its mesh's extent
+    (`meshes.simplify_mesh`).
     """
     if target_reduction <= 0:
         return resolved
@@ -113,12 +117,13 @@ def simplify_visual_meshes(
     try:
         for key in (resolved.main_file, *resolved.attach_files):
             text = expand_includes(key, assets)
-            split = separate_visual_meshes(text, assets, min_faces=min_faces)
-            if split.xml is not text:
-                assets = split.assets
-                assets[key] = split.xml.encode()
-            spec = mujoco.MjSpec.from_string(split.xml, assets=assets)
-            files += visual_mesh_files(spec)
+            if max_error is not None:
+                split = separate_visual_meshes(text, assets, min_faces=min_faces)
+                if split.xml is not text:
+                    assets = split.assets
+                    assets[key] = split.xml.encode()
+                    text = split.xml
+            files += visual_mesh_files(mujoco.MjSpec.from_string(text, assets=assets))
         assets = simplify_assets(assets, files, target_reduction=target_reduction, cache_dir=cache_dir() / "meshes", max_error=max_error)
     except (ValueError, ET.ParseError) as e:
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__

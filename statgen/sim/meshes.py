@@ -6,6 +6,15 @@ solely by geoms with contype == 0 and conaffinity == 0) and hand back bytes in t
 format under the same name, so they can replace entries of the MuJoCo assets dict.
 Collision meshes are never touched.
 
+Most robots draw meshes that collision geoms use too (one <mesh> for a visual and a
+collision geom, or one geom that is drawn and collides). `separate_visual_meshes`
+gives the drawn geoms their own copies first, so that `visual_mesh_files` finds them.
+
+Two simplifiers: quadric decimation (fast_simplification), unbounded, the default and
+what the shipped Panda's meshes come from; and, with `max_error`, meshoptimizer's
+error-bounded simplifier, which keeps CAD meshes' shapes where quadric decimation
+stalls (slivers) or collapses parts (a 2F-85 finger pad loses 60 % of its volume).
+
 Pipeline for one mesh (`simplify_mesh`):
   1. parse OBJ (`v`/`f` only; `vn`/`vt` ignored, polygons fan-triangulated, negative
      indices resolved) or STL (binary or ASCII);
@@ -75,8 +84,9 @@ MIN_FACES = 64
 DRAWN_GROUPS = (0, 1, 2)
 # separate_visual_meshes gives drawn geoms their own copy of a mesh that a colliding geom
 # also uses only when the mesh has at least this many triangles: below it the copy saves
-# too little rendering time to be worth a second mesh in the model. (It also keeps the
-# Menagerie Panda's output as it was: its one shared mesh, finger_0, has 362 triangles.)
+# too little rendering time to be worth a second mesh in the model (and the part, often a
+# finger pad, keeps its full shape). The Menagerie Panda's one shared mesh, finger_0, has
+# 362 triangles, so the Panda is left as it is.
 SPLIT_MIN_FACES = 1000
 VISUAL_COPY_SUFFIX = "__vis"
 _SUPPORTED = (".obj", ".stl")

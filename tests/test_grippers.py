@@ -271,6 +271,22 @@ def test_fingertip_distance_is_monotone_and_spans_closed_to_open(name, closed_mm
     assert open_mm[0] <= widths[-1] <= open_mm[1]
 
 
+@needs_models
+def test_apply_drivers_keeps_stored_driver_values_and_fills_the_linkage():
+    case = build_case("2f85")
+    m = case.model
+    solver = GripperSolver.from_model(m, **case.solver_args)
+    d = mujoco.MjData(m)
+    for f in np.random.default_rng(4).random(20):
+        q_drv = solver.qpos(f)[: solver.n_driver]
+        d.qpos[:] = 0.0
+        solver.apply_drivers(d, q_drv)
+        np.testing.assert_array_equal(d.qpos[solver.qpos_adr[: solver.n_driver]], q_drv)  # bit for bit
+        mujoco.mj_kinematics(m, d)
+        assert independent_residuals(m, d)[0] < CONNECT_TOL
+        assert solver.fraction(q_drv) == pytest.approx(f, abs=1e-12)
+
+
 @pytest.mark.skipif(not PANDA.is_file(), reason=f"no Panda at {PANDA}")
 def test_uncoupled_grippers_get_the_samplers_linear_values_bit_for_bit():
     m = mujoco.MjModel.from_xml_path(str(PANDA))

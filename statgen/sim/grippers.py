@@ -223,6 +223,24 @@ class GripperSolver:
         """Write the gripper joints of `data.qpos` for `open_fraction` (no kinematics is run)."""
         data.qpos[self.qpos_adr] = self.qpos(open_fraction)
 
+    def fraction(self, q_drivers: np.ndarray) -> float:
+        """The opening (clipped to [0, 1]) of driver positions (n_driver,): the mean over drivers
+        of (q - closed) / (open - closed), as statgen's gripper_open_fraction label."""
+        q = np.asarray(q_drivers, dtype=float)
+        span = self.open - self.closed
+        moving = span != 0
+        if q.shape != self.closed.shape or not moving.any():
+            raise ValueError(f"expected {self.n_driver} driver positions of a gripper that opens, got {q.shape[0] if q.ndim else 'a scalar'}")
+        return float(np.clip(np.mean((q[moving] - self.closed[moving]) / span[moving]), 0.0, 1.0))
+
+    def apply_drivers(self, data: mujoco.MjData, q_drivers: np.ndarray) -> None:
+        """Write driver positions exactly as given (a stored state.qpos) and the held and coupled
+        joints that go with them (from `fraction`); no kinematics is run."""
+        q = np.asarray(q_drivers, dtype=float)
+        full = self.qpos(self.fraction(q))
+        full[: self.n_driver] = q
+        data.qpos[self.qpos_adr] = full
+
 
 @dataclass
 class _Work:

@@ -16,7 +16,7 @@ endif
 endif
 export MUJOCO_GL ?= egl
 
-.PHONY: setup demo test test-fast shards bench bench-levers clean
+.PHONY: setup demo test test-fast shards bench bench-levers bench-robots clean
 
 setup: $(VENV)/.installed
 
@@ -52,6 +52,10 @@ bench: setup
 # What each performance lever is worth, measured in one run (about 2 minutes).
 bench-levers: setup
 	$(BIN)/python bench/levers.py
+
+# The ten robots: visual faces before/after decimation, frames/s vs the Panda, mask IoU (about 15 minutes).
+bench-robots: setup
+	$(BIN)/python bench/robots.py
 
 clean:
 	rm -rf data/demo dist build

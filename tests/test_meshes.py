@@ -347,3 +347,137 @@ def test_panda_fidelity_guard(tmp_path):
     assert full.sum(axis=(1, 2)).min() > 500, "camera must see the arm"
     iou = (full & simp).sum(axis=(1, 2)) / (full | simp).sum(axis=(1, 2))
     assert iou.min() >= 0.97, f"robot-mask IoU per pose {np.round(iou, 4)}"
+
+
+# ------------------------------------------- drawn geoms' own meshes, any robot
+
+SHARED = pathlib.Path(__file__).resolve().parents[2] / "shared/assets"
+SPLIT_MODELS = {
+    "so101": SHARED / "so101/so101_new_calib.xml",  # visual and collision geoms share meshes
+    "vx300s": _menagerie_root() / "trossen_vx300s/vx300s.xml",  # geoms that are drawn and collide
+    "xarm7": _menagerie_root() / "ufactory_xarm7/xarm7.xml",
+    "2f85": _menagerie_root() / "robotiq_2f85/2f85.xml",
+}
+
+
+def _colliding(m: mujoco.MjModel) -> list[tuple]:
+    """Everything about the colliding geoms that collisions depend on, in order."""
+    out = []
+    for g in np.flatnonzero((m.geom_contype != 0) | (m.geom_conaffinity != 0)):
+        mesh = ()
+        if m.geom_dataid[g] >= 0 and m.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH:
+            k = m.geom_dataid[g]
+            mesh = tuple(np.round(m.mesh_vert[m.mesh_vertadr[k]:m.mesh_vertadr[k] + m.mesh_vertnum[k]], 12).ravel())
+        out.append((int(m.geom_bodyid[g]), int(m.geom_type[g]), tuple(m.geom_size[g]), tuple(m.geom_pos[g]), tuple(m.geom_quat[g]),
+                    int(m.geom_contype[g]), int(m.geom_conaffinity[g]), int(m.geom_condim[g]), tuple(m.geom_friction[g]), mesh))
+    return out
+
+
+def _rgb(model: mujoco.MjModel, poses: np.ndarray) -> np.ndarray:
+    data = mujoco.MjData(model)
+    cam = mujoco.MjvCamera()
+    cam.lookat[:], cam.distance, cam.azimuth, cam.elevation = (0.0, 0.0, 0.2), 1.0, 120.0, -25.0
+    r = mujoco.Renderer(model, height=128, width=128)
+    try:
+        out = []
+        for q in poses:
+            data.qpos[:] = q
+            mujoco.mj_kinematics(model, data)
+            r.update_scene(data, camera=cam)
+            out.append(r.render().copy())
+    finally:
+        r.close()
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("name", sorted(SPLIT_MODELS))
+def test_separate_visual_meshes_keeps_collisions_masses_and_pixels(name):
+    from statgen.sim.assets import resolve_model_file
+    from statgen.sim.meshes import SPLIT_MIN_FACES, separate_visual_meshes
+
+    path = SPLIT_MODELS[name]
+    if not path.is_file():
+        pytest.skip(f"no {path}")
+    r = resolve_model_file(path, robot=name)
+    xml = r.text(r.main_file)
+    split = separate_visual_meshes(xml, r.assets)
+    assert split.copied and not split.skipped
+    m0 = mujoco.MjModel.from_xml_string(xml, r.assets)
+    m1 = mujoco.MjModel.from_xml_string(split.xml, split.assets)
+    for field in ("body_mass", "body_inertia", "body_pos", "body_quat", "body_ipos", "jnt_pos", "jnt_axis", "jnt_range"):
+        np.testing.assert_array_equal(getattr(m0, field), getattr(m1, field), err_msg=field)
+    assert _colliding(m0) == _colliding(m1), "collision geoms must be exactly the same"
+    mesh = int(mujoco.mjtGeom.mjGEOM_MESH)
+    drawn = (m1.geom_group <= 2) & (m1.geom_type == mesh)
+    colliding = (m1.geom_contype != 0) | (m1.geom_conaffinity != 0)
+    collision_meshes = set(m1.geom_dataid[colliding & (m1.geom_type == mesh)].tolist())
+    for g in np.flatnonzero(drawn):
+        if m1.mesh_facenum[m1.geom_dataid[g]] >= SPLIT_MIN_FACES:
+            assert not colliding[g] and m1.geom_dataid[g] not in collision_meshes
+    files = visual_mesh_files(mujoco.MjSpec.from_string(split.xml, assets=split.assets))
+    assert set(split.copied) <= set(files)
+    for key in split.copied:
+        assert split.assets[key] is split.assets[key.replace("__vis", "")] or split.assets[key] == split.assets[key.replace("__vis", "")]
+    rng = np.random.default_rng(2)
+    poses = np.tile(m0.qpos0, (3, 1))
+    for j in range(m0.njnt):
+        if m0.jnt_limited[j]:
+            poses[:, m0.jnt_qposadr[j]] = rng.uniform(*m0.jnt_range[j], size=3)
+    a, b = _rgb(m0, poses), _rgb(m1, poses)
+    assert (a.sum(axis=-1) > 0).mean() > 0.01, "the camera must see the robot"
+    assert np.array_equal(a, b), f"renders differ in {(np.abs(a.astype(int) - b).sum(-1) > 0).sum()} pixels"
+
+
+@needs_panda
+def test_separate_visual_meshes_leaves_the_panda_as_it_is():
+    from statgen.sim.meshes import separate_visual_meshes
+
+    xml, assets = _panda()
+    split = separate_visual_meshes(xml, assets)
+    assert split.xml is xml and split.copied == () and split.twinned == 0  # its one shared mesh has 362 triangles
+
+
+def _volume(v: np.ndarray, f: np.ndarray) -> float:
+    return float(np.einsum("ij,ij->i", v[f[:, 0]], np.cross(v[f[:, 1]], v[f[:, 2]])).sum() / 6)
+
+
+@pytest.mark.parametrize("path, reduction, reaches", [
+    (SHARED / "so101/assets/wrist_roll_follower_so101_v1.stl", 0.9, True),  # quadric decimation stalls at 3.3x its target
+    (_menagerie_root() / "robotiq_2f85/assets/pad.stl", 0.85, True),  # quadric decimation loses 60 % of its volume
+    (_menagerie_root() / "trossen_wxai/assets/link_6.stl", 0.85, False),  # the error bound stops it first
+])
+def test_error_bounded_simplification_keeps_the_shape(path, reduction, reaches):
+    if not path.is_file():
+        pytest.skip(f"no {path}")
+    data = path.read_bytes()
+    v0, f0 = read_binary_stl(_as_binary(data))
+    bounded = read_binary_stl(simplify_mesh(data, filename=path.name, target_reduction=reduction, max_error=0.003))
+    quadric = read_binary_stl(simplify_mesh(data, filename=path.name, target_reduction=reduction))
+    diag = float(np.linalg.norm(np.ptp(v0, axis=0)))
+    vol0 = _volume(v0, f0)
+    assert abs(_volume(*bounded) / vol0 - 1) < 0.02
+    assert np.abs(np.concatenate([bounded[0].min(0) - v0.min(0), bounded[0].max(0) - v0.max(0)])).max() < 0.005 * diag
+    target = max(1.25 * (1 - reduction) * len(f0), 2 * meshes.MIN_FACES)
+    assert (len(bounded[1]) <= target) == reaches
+    assert len(bounded[1]) < 0.5 * len(f0)
+    worse = abs(_volume(*quadric) / vol0 - 1) > 0.05 or len(quadric[1]) > 2 * (1 - reduction) * len(f0)
+    assert worse, "this mesh is one the unbounded quadric decimation handles badly"
+
+
+def _as_binary(data: bytes) -> bytes:
+    v, f = meshes._parse_stl(data)
+    v, f = meshes._merge_and_clean(v, f)
+    return meshes._write_stl(v, f)
+
+
+def test_max_error_is_part_of_the_cache_key(tmp_path):
+    sphere = split_obj(*icosphere(3))
+    a = simplify_assets({"s.obj": sphere}, ["s.obj"], target_reduction=0.8, cache_dir=tmp_path)
+    b = simplify_assets({"s.obj": sphere}, ["s.obj"], target_reduction=0.8, cache_dir=tmp_path, max_error=0.01)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 2 and any("-e0.010000-meshoptimizer" in n for n in names)
+    ov, of = read_obj(b["s.obj"])
+    assert_closed_and_outward(ov, of, SPHERE_VOLUME, rtol=0.05)
+    assert a["s.obj"] != b["s.obj"]
+    with pytest.raises(ValueError, match=r"expected max_error in \(0, 1\)"):
+        simplify_mesh(sphere, filename="s.obj", target_reduction=0.5, max_error=0.0)

@@ -6,6 +6,15 @@ solely by geoms with contype == 0 and conaffinity == 0) and hand back bytes in t
 format under the same name, so they can replace entries of the MuJoCo assets dict.
 Collision meshes are never touched.
 
+Most robots draw meshes that collision geoms use too (one <mesh> for a visual and a
+collision geom, or one geom that is drawn and collides). `separate_visual_meshes`
+gives the drawn geoms their own copies first, so that `visual_mesh_files` finds them.
+
+Two simplifiers: quadric decimation (fast_simplification), unbounded, the default and
+what the shipped Panda's meshes come from; and, with `max_error`, meshoptimizer's
+error-bounded simplifier, which keeps CAD meshes' shapes where quadric decimation
+stalls (slivers) or collapses parts (a 2F-85 finger pad loses 60 % of its volume).
+
 Pipeline for one mesh (`simplify_mesh`):
   1. parse OBJ (`v`/`f` only; `vn`/`vt` ignored, polygons fan-triangulated, negative
      indices resolved) or STL (binary or ASCII);
@@ -37,6 +46,7 @@ process at a time (processes / Ray actors are fine).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import os
@@ -44,6 +54,9 @@ import pathlib
 import re
 import struct
 import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 import mujoco
@@ -53,17 +66,31 @@ from statgen.errors import ModelError
 
 __all__ = [
     "ALGORITHM_VERSION",
+    "DRAWN_GROUPS",
     "MIN_FACES",
+    "SPLIT_MIN_FACES",
+    "VisualSplit",
+    "separate_visual_meshes",
     "simplify_assets",
     "simplify_mesh",
     "visual_mesh_files",
 ]
 
 # Bump when the output of simplify_mesh changes for the same input (invalidates caches).
-ALGORITHM_VERSION = 1
+# 2: the error-bounded simplifier (max_error, meshoptimizer); the default path is unchanged.
+ALGORITHM_VERSION = 2
 # Meshes are never decimated below this many triangles (tiny parts such as screws and
 # LEDs would otherwise collapse to nothing; they cost next to no rendering time).
 MIN_FACES = 64
+# The geom groups MuJoCo draws by default, and statgen's renderer draws (scene.RENDERED_GROUPS).
+DRAWN_GROUPS = (0, 1, 2)
+# separate_visual_meshes gives drawn geoms their own copy of a mesh that a colliding geom
+# also uses only when the mesh has at least this many triangles: below it the copy saves
+# too little rendering time to be worth a second mesh in the model (and the part, often a
+# finger pad, keeps its full shape). The Menagerie Panda's one shared mesh, finger_0, has
+# 362 triangles, so the Panda is left as it is.
+SPLIT_MIN_FACES = 1000
+VISUAL_COPY_SUFFIX = "__vis"
 _SUPPORTED = (".obj", ".stl")
 _STL_HEADER = b"statgen simplified mesh".ljust(80, b" ")
 
@@ -182,26 +209,65 @@ def _fin_mask(faces: np.ndarray) -> np.ndarray:
     return seen[inv, 0] & seen[inv, 1]
 
 
-def _decimate(
-    verts: np.ndarray, faces: np.ndarray, target_reduction: float
+def _quadric(
+    verts: np.ndarray, faces: np.ndarray, target: int, input_has_fins: bool
 ) -> tuple[np.ndarray, np.ndarray]:
+    """One fast_simplification pass to `target` triangles, cleaned (and fins dropped)."""
     import fast_simplification
 
-    n = len(faces)
-    target = max(math.ceil((1.0 - target_reduction) * n), min(n, MIN_FACES))
-    if target >= n:
-        return verts, faces
-    input_has_fins = bool(_fin_mask(faces).any())  # then they are meant (double-sided)
     v, f = fast_simplification.simplify(
         verts, faces.astype(np.int32), target_count=target
     )
     v = np.asarray(v, dtype=np.float64)
     f = np.asarray(f, dtype=np.int64).reshape(-1, 3)
     v, f = _merge_and_clean(v, f)
+    return _drop_new_fins(v, f, input_has_fins)
+
+
+def _drop_new_fins(
+    v: np.ndarray, f: np.ndarray, input_has_fins: bool
+) -> tuple[np.ndarray, np.ndarray]:
     if not input_has_fins:
         keep = ~_fin_mask(f)
         if keep.any():
             v, f = _merge_and_clean(v, f[keep])
+    return v, f
+
+
+def _decimate(
+    verts: np.ndarray, faces: np.ndarray, target_reduction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    n = len(faces)
+    target = max(math.ceil((1.0 - target_reduction) * n), min(n, MIN_FACES))
+    if target >= n:
+        return verts, faces
+    input_has_fins = bool(_fin_mask(faces).any())  # then they are meant (double-sided)
+    v, f = _quadric(verts, faces, target, input_has_fins)
+    if len(f) == 0:  # never emit an empty mesh
+        return verts, faces
+    return v, f
+
+
+def _decimate_bounded(
+    verts: np.ndarray, faces: np.ndarray, target_reduction: float, max_error: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """meshoptimizer's simplifier: edge collapses onto existing vertices, in the order of a
+    quadric error, stopping at the target triangle count or when the next collapse would
+    move the surface by more than `max_error` x the mesh's extent, whichever comes first.
+    Topology is kept (open borders stay where they are); no new vertex positions."""
+    import meshoptimizer
+
+    n = len(faces)
+    target = max(math.ceil((1.0 - target_reduction) * n), min(n, MIN_FACES))
+    if target >= n:
+        return verts, faces
+    indices = faces.astype(np.uint32).ravel()
+    out = np.zeros_like(indices)
+    count = meshoptimizer.simplify(
+        out, indices, np.ascontiguousarray(verts, dtype=np.float32),
+        target_index_count=3 * target, target_error=float(max_error),
+    )
+    v, f = _merge_and_clean(verts, out[:count].reshape(-1, 3).astype(np.int64))
     if len(f) == 0:  # never emit an empty mesh
         return verts, faces
     return v, f
@@ -238,12 +304,26 @@ def _check_reduction(target_reduction: float) -> float:
     return r
 
 
-def simplify_mesh(data: bytes, *, filename: str, target_reduction: float) -> bytes:
+def _check_error(max_error: float) -> float:
+    e = float(max_error)
+    if not 0.0 < e < 1.0:
+        raise ModelError(f"expected max_error in (0, 1) (a fraction of the mesh's extent, e.g. 0.003), got {max_error!r}")
+    return e
+
+
+def simplify_mesh(
+    data: bytes, *, filename: str, target_reduction: float, max_error: float | None = None
+) -> bytes:
     """Decimate one OBJ/STL mesh; return bytes in the format of `filename`'s extension.
 
     `target_reduction` is the fraction of triangles to remove (0.85 keeps ~15%), counted
     after merging; no mesh goes below `MIN_FACES` triangles. 0 returns `data` unchanged.
-    OBJ output has only `v` and `f` lines; STL output is binary.
+    `max_error` None: quadric decimation with fast_simplification, unbounded (statgen's
+    first simplifier; the shipped Panda's meshes). Otherwise meshoptimizer's
+    error-bounded simplifier: it stops early rather than move the surface by more than
+    max_error x the mesh's extent (0.003 = 0.3 %), and never stalls the way quadric
+    decimation does on CAD meshes full of slivers. OBJ output has only `v` and `f`
+    lines; STL output is binary.
     """
     ext = _extension(filename)
     r = _check_reduction(target_reduction)
@@ -262,7 +342,10 @@ def simplify_mesh(data: bytes, *, filename: str, target_reduction: float) -> byt
         raise ModelError(
             f"expected at least one non-degenerate triangle in {filename!r}, got 0"
         )
-    verts, faces = _decimate(verts, faces, r)
+    if max_error is None:
+        verts, faces = _decimate(verts, faces, r)
+    else:
+        verts, faces = _decimate_bounded(verts, faces, r, _check_error(max_error))
     return _write_obj(verts, faces) if ext == ".obj" else _write_stl(verts, faces)
 
 
@@ -312,16 +395,195 @@ def visual_mesh_files(spec: mujoco.MjSpec) -> list[str]:
     return sorted(p for p, visual in files.items() if visual and _is_supported(p))
 
 
+@dataclass(frozen=True)
+class VisualSplit:
+    """What `separate_visual_meshes` did to a model.
+
+    xml: the MJCF text; the input text itself (same object) when nothing changed.
+    assets: the input assets plus one byte-identical copy per copied mesh file.
+    copied: the assets keys of those copies (sorted); decimate them, not the originals.
+    twinned: how many drawn colliding geoms became collision-only with a drawn twin.
+    skipped: why nothing was done although something might have been ("" otherwise).
+    """
+
+    xml: str
+    assets: dict[str, bytes]
+    copied: tuple[str, ...] = ()
+    twinned: int = 0
+    skipped: str = ""
+
+
+def _body_content(el: ET.Element) -> tuple[list[tuple[ET.Element, ET.Element]], list[ET.Element]]:
+    """(geom, parent) pairs and child bodies of a body-like element, through <frame>s, in order."""
+    geoms: list[tuple[ET.Element, ET.Element]] = []
+    bodies: list[ET.Element] = []
+    for child in el:
+        if child.tag == "geom":
+            geoms.append((child, el))
+        elif child.tag == "frame":
+            g, b = _body_content(child)
+            geoms += g
+            bodies += b
+        elif child.tag == "body":
+            bodies.append(child)
+    return geoms, bodies
+
+
+def _geoms_in_compiled_order(root: ET.Element) -> list[tuple[ET.Element, ET.Element]]:
+    """(geom, parent) in the order MuJoCo compiles them: bodies depth first, each body's geoms in order."""
+    out: list[tuple[ET.Element, ET.Element]] = []
+    world_bodies: list[ET.Element] = []
+    for wb in root.findall("worldbody"):
+        g, b = _body_content(wb)
+        out += g
+        world_bodies += b
+    stack = list(reversed(world_bodies))
+    while stack:
+        body = stack.pop()
+        g, b = _body_content(body)
+        out += g
+        stack += reversed(b)
+    return out
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, k = name, 1
+    while candidate in taken:
+        k += 1
+        candidate = f"{name}{k}"
+    taken.add(candidate)
+    return candidate
+
+
+def separate_visual_meshes(
+    xml: str, assets: Mapping[str, bytes], *, min_faces: int = SPLIT_MIN_FACES
+) -> VisualSplit:
+    """Give the drawn geoms their own copies of meshes that collision geoms also use.
+
+    `xml` is one MJCF text with its <include>s inlined; `assets` maps file names to bytes
+    (MuJoCo's rule: matched by base name). A geom is *drawn* when its group is in
+    DRAWN_GROUPS and *colliding* when contype or conaffinity is non-zero (defaults
+    applied: the decision is taken on the compiled model). For every mesh file with at
+    least `min_faces` triangles that a colliding geom uses and a drawn geom shows:
+      - a copy is added: a `<mesh>` element cloned from the original (class, scale,
+        refpos... kept) named `<name>__vis`, reading a copy of the file whose base name
+        gets `__vis` (the VFS matches base names, so the copy needs its own);
+      - a drawn, non-colliding geom is pointed at the copy;
+      - a drawn, colliding geom is moved to group 3 (still colliding, with its mass) and
+        gets an unnamed twin right after it: the same element, drawing the copy in the
+        original group, with contype = conaffinity = 0 and mass 0.
+    Collision geoms keep the original meshes, so collisions and inertias are unchanged,
+    and `visual_mesh_files` of the result lists every copy. Only the XML is edited (as
+    text, through ElementTree): no number of the model is re-written. When the geoms
+    of the XML cannot be matched one to one with the compiled model's (for example
+    <replicate> or <attach> elements), nothing is changed and `skipped` says why.
+    """
+    if min_faces < 0:
+        raise ModelError(f"expected min_faces >= 0, got {min_faces}")
+    assets = dict(assets)
+    spec = mujoco.MjSpec.from_string(xml, assets=assets)
+    model = spec.compile()
+    mesh_type = int(mujoco.mjtGeom.mjGEOM_MESH)
+    drawn = np.isin(model.geom_group, DRAWN_GROUPS)
+    colliding = (model.geom_contype != 0) | (model.geom_conaffinity != 0)
+    is_mesh = (model.geom_type == mesh_type) & (model.geom_dataid >= 0)
+
+    spec_meshes = list(spec.meshes)
+    meshdir = (spec.meshdir or "").rstrip("/")
+    # Meshes to copy: big enough, with a file, used by a colliding geom and a drawn one.
+    to_copy: list[int] = []
+    for m in range(model.nmesh):
+        users = is_mesh & (model.geom_dataid == m)
+        if not spec_meshes[m].file or int(model.mesh_facenum[m]) < min_faces:
+            continue
+        if np.any(users & colliding) and np.any(users & drawn):
+            to_copy.append(m)
+    if not to_copy:
+        return VisualSplit(xml=xml, assets=assets)
+
+    root = ET.fromstring(xml)
+    geoms = _geoms_in_compiled_order(root)
+    mesh_els = [(el, parent) for parent in root.iter("asset") for el in parent if el.tag == "mesh"]
+    problem = ""
+    if len(geoms) != model.ngeom or len(mesh_els) != model.nmesh:
+        problem = f"{len(geoms)} <geom> and {len(mesh_els)} <mesh> elements against {model.ngeom} geoms and {model.nmesh} meshes compiled"
+    else:
+        for i, (el, _) in enumerate(geoms):
+            mesh_attr = el.get("mesh")
+            if (el.get("name") and el.get("name") != model.geom(i).name) or (
+                mesh_attr and is_mesh[i] and mesh_attr != model.mesh(int(model.geom_dataid[i])).name
+            ):
+                problem = f"geom {i} of the XML is not geom {i} of the compiled model"
+                break
+        for m, (el, _) in enumerate(mesh_els):
+            file = el.get("file", "")
+            name = el.get("name") or pathlib.PurePosixPath(file.replace("\\", "/")).stem
+            if name != model.mesh(m).name:
+                problem = f"mesh {m} of the XML is not mesh {m} of the compiled model"
+                break
+    if problem:
+        return VisualSplit(xml=xml, assets=assets, skipped=problem)
+
+    taken_mesh_names = {model.mesh(m).name for m in range(model.nmesh)}
+    taken_bases = {pathlib.PurePosixPath(k.replace("\\", "/")).name for k in assets}
+    copy_name: dict[int, str] = {}
+    copied: list[str] = []
+    by_file: dict[str, tuple[str, str]] = {}  # original key -> (copy key, copy file attribute)
+    for m in to_copy:
+        el, parent = mesh_els[m]
+        file = spec_meshes[m].file
+        key = _resolve_key(assets, file if os.path.isabs(file) or not meshdir else f"{meshdir}/{file}")
+        if key not in by_file:
+            p = pathlib.PurePosixPath(key.replace("\\", "/"))
+            base = _unique(f"{p.stem}{VISUAL_COPY_SUFFIX}{p.suffix}", taken_bases)
+            new_key = str(p.with_name(base))
+            assets[new_key] = assets[key]
+            copied.append(new_key)
+            attr = el.get("file", file)
+            new_attr = str(pathlib.PurePosixPath(attr.replace("\\", "/")).with_name(base))
+            by_file[key] = (new_key, new_attr)
+        clone = copy.deepcopy(el)
+        clone.set("name", _unique(f"{model.mesh(m).name}{VISUAL_COPY_SUFFIX}", taken_mesh_names))
+        clone.set("file", by_file[key][1])
+        clone.tail = el.tail
+        parent.insert(list(parent).index(el) + 1, clone)
+        copy_name[m] = clone.get("name")
+
+    twinned = 0
+    for g, (el, parent) in enumerate(geoms):
+        m = int(model.geom_dataid[g])
+        if not (is_mesh[g] and drawn[g] and m in copy_name):
+            continue
+        if not colliding[g]:
+            el.set("mesh", copy_name[m])
+            continue
+        twin = copy.deepcopy(el)
+        twin.attrib.pop("name", None)
+        twin.set("mesh", copy_name[m])
+        twin.set("contype", "0")
+        twin.set("conaffinity", "0")
+        twin.set("group", str(int(model.geom_group[g])))
+        twin.set("mass", "0")
+        twin.tail = el.tail
+        el.set("group", "3")
+        parent.insert(list(parent).index(el) + 1, twin)
+        twinned += 1
+    return VisualSplit(
+        xml=ET.tostring(root, encoding="unicode"), assets=assets, copied=tuple(sorted(copied)), twinned=twinned
+    )
+
+
 def _is_supported(path: str) -> bool:
     return pathlib.PurePosixPath(path).suffix.lower() in _SUPPORTED
 
 
-def _library_tag() -> str:
+def _library_tag(*, bounded: bool = False) -> str:
+    package, label = ("meshoptimizer", "meshoptimizer") if bounded else ("fast-simplification", "fastsimplification")
     try:
-        lib = version("fast-simplification")
+        lib = version(package)
     except PackageNotFoundError:  # pragma: no cover
         lib = "unknown"
-    return f"fastsimplification{lib}-a{ALGORITHM_VERSION}-m{MIN_FACES}"
+    return f"{label}{lib}-a{ALGORITHM_VERSION}-m{MIN_FACES}"
 
 
 def _resolve_key(assets: dict[str, bytes], name: str) -> str:
@@ -343,18 +605,21 @@ def simplify_assets(
     *,
     target_reduction: float,
     cache_dir: pathlib.Path | None,
+    max_error: float | None = None,
 ) -> dict[str, bytes]:
     """Return a new assets dict in which each of `files` is simplified.
 
     `files` entries match keys exactly or by base name (MuJoCo's own rule). Results are
-    cached in `cache_dir` (if given) under sha256(input) + reduction + library and
-    algorithm version, written to a temporary file and moved into place atomically.
+    cached in `cache_dir` (if given) under sha256(input) + reduction (+ max_error) +
+    library and algorithm version, written to a temporary file and moved into place
+    atomically. `max_error`: see `simplify_mesh`.
     """
     r = _check_reduction(target_reduction)
+    bound = "" if max_error is None else f"-e{_check_error(max_error):.6f}"
     out = dict(assets)
     if r == 0.0:
         return out
-    tag = _library_tag()
+    tag = _library_tag(bounded=max_error is not None)
     if cache_dir is not None:
         cache_dir = pathlib.Path(cache_dir)
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -365,11 +630,11 @@ def simplify_assets(
         cached = None
         if cache_dir is not None:
             digest = hashlib.sha256(data).hexdigest()
-            cached = cache_dir / f"{digest}-r{r:.6f}-{tag}{ext}"
+            cached = cache_dir / f"{digest}-r{r:.6f}{bound}-{tag}{ext}"
             if cached.is_file():
                 out[key] = cached.read_bytes()
                 continue
-        result = simplify_mesh(data, filename=key, target_reduction=r)
+        result = simplify_mesh(data, filename=key, target_reduction=r, max_error=max_error)
         out[key] = result
         if cached is not None:
             fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-", suffix=ext)

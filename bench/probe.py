@@ -174,28 +174,39 @@ def choose_roi(pixels: np.ndarray, hw: tuple[int, int], how: str) -> tuple[int, 
     return (x0, y0, x0 + side, y0 + side)
 
 
+def _patch(img: np.ndarray, u: float, v: float, patch: int) -> np.ndarray:
+    """A patch x patch window of `img` centred on pixel (u, v), zero outside the image."""
+    h, w = img.shape[:2]
+    out = np.zeros((patch, patch, 3), np.uint8)
+    x0, y0 = int(round(u)) - patch // 2, int(round(v)) - patch // 2
+    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x0 + patch, w), min(y0 + patch, h)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = img[sy0:sy1, sx0:sx1]
+    return out
+
+
 def cut_patches(raws, centres: np.ndarray, patch: int, pool) -> np.ndarray:
-    """P x P patches of the full-resolution images around `centres` (zero outside)."""
-
-    def one(args):
-        data, (u, v) = args
-        img = _decode(data)
-        h, w = img.shape[:2]
-        out = np.zeros((patch, patch, 3), np.uint8)
-        x0, y0 = int(round(u)) - patch // 2, int(round(v)) - patch // 2
-        sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x0 + patch, w), min(y0 + patch, h)
-        if sx1 > sx0 and sy1 > sy0:
-            out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = img[sy0:sy1, sx0:sx1]
-        return out
-
-    return np.stack(list(pool.map(one, zip(raws, centres), chunksize=64))) if len(raws) else np.zeros((0, patch, patch, 3), np.uint8)
+    """Patches of the full-resolution images around `centres` (decoding the JPEGs again)."""
+    if not len(raws):
+        return np.zeros((0, patch, patch, 3), np.uint8)
+    return np.stack(list(pool.map(lambda a: _patch(_decode(a[0]), *a[1], patch), zip(raws, centres), chunksize=64)))
 
 
-def load_split(name, records, camera, size, roi, pool, keep_raw=False) -> Split:
+def load_split(name, records, camera, size, roi, pool, keep_raw=False, patch=0) -> Split:
+    """Decode each image once: the resized network input and, with `patch`, a patch at
+    full resolution around its labelled TCP pixel."""
     samples = [r[1] for r in records]
     pos, rot, grip, pix, hw = labels_of(samples, camera)
-    images = np.stack(list(pool.map(lambda r: _resize(_decode(r[0]), roi, size), records, chunksize=64)))
-    return Split(name, images, pos, rot, grip, pix, hw, raw=[r[0] for r in records] if keep_raw else [])
+
+    def one(i):
+        img = _decode(records[i][0])
+        return _resize(img, roi, size), (_patch(img, *pix[i], patch) if patch else None)
+
+    both = list(pool.map(one, range(len(records)), chunksize=64))
+    s = Split(name, np.stack([b[0] for b in both]), pos, rot, grip, pix, hw, raw=[r[0] for r in records] if keep_raw else [])
+    if patch:
+        s.patches = np.stack([b[1] for b in both])
+    return s
 
 
 # --------------------------------------------------------------------------- model (plain JAX)
@@ -333,12 +344,9 @@ def run(args) -> dict:
     pos_tr, _, _, pix_tr, hw = labels_of([r[1] for r in train_recs], args.camera)
     roi = choose_roi(pix_tr, hw, args.roi)
     _log(f"probe: {len(train_recs)} training samples, camera {args.camera}, image {hw[1]}x{hw[0]}, roi {roi} -> {args.size}px")
-    train = load_split("train", train_recs, args.camera, args.size, roi, pool)
-    if tcp:
-        # Training patches: cut 1.5x larger around the labelled pixel, randomly cropped to
-        # tcp x tcp per batch (a jitter like the pixel head's own error).
-        big = tcp + 2 * args.tcp_jitter
-        train.patches = cut_patches([r[0] for r in train_recs], train.pixel, big, pool)
+    # Training patches for --tcp-crop: cut larger around the labelled pixel, and randomly
+    # cropped to tcp x tcp per batch (a jitter like the pixel head's own error).
+    train = load_split("train", train_recs, args.camera, args.size, roi, pool, patch=tcp + 2 * args.tcp_jitter if tcp else 0)
     del train_recs
     tests = []
     for name, recs in tests_recs:
@@ -431,6 +439,7 @@ def run(args) -> dict:
 
     rng = np.random.default_rng(args.seed)
     t_train0, c_train0 = time.perf_counter(), time.process_time()
+    t_eval = c_eval = 0.0  # --eval-every's evaluations, left out of the training time
     for epoch in range(args.epochs):
         te = time.perf_counter()
         order = rng.permutation(len(train.images))
@@ -447,10 +456,13 @@ def run(args) -> dict:
         loss = float(np.mean(jax.device_get(losses)))
         msg = f"probe: epoch {epoch + 1}/{args.epochs}  loss {loss:.4f}  {time.perf_counter() - te:.0f} s"
         if args.eval_every and ((epoch + 1) % args.eval_every == 0) and epoch + 1 < args.epochs:
+            tv, cv = time.perf_counter(), time.process_time()
             m = evaluate(tests[0])
+            t_eval, c_eval = t_eval + time.perf_counter() - tv, c_eval + time.process_time() - cv
             msg += f"  held-out: pos {m['pos_median_cm']:.2f} cm, rot {m['rot_median_deg']:.1f} deg, gripper {m['gripper_acc']:.3f}, pixel {m['pixel_median_px']:.2f} px"
         _log(msg)
-    t_train, c_train = time.perf_counter() - t_train0, time.process_time() - c_train0
+    t_train = time.perf_counter() - t_train0 - t_eval
+    c_train = time.process_time() - c_train0 - c_eval
 
     results = []
     for s in tests:

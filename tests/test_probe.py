@@ -42,6 +42,8 @@ def test_true_labels_beat_shuffled_labels_and_the_baseline(dataset_1k):
     common = ["--size", "64", "--epochs", "6", "--seed", "0"]
     true = probe(str(dataset_1k), *common)
     shuffled = probe(str(dataset_1k), *common, "--shuffle-labels")
+    for name, r in (("true", true), ("shuffled", shuffled)):
+        print(name, {k: r[k] for k in ("pos_median_cm", "pixel_median_px", "rot_median_deg", "gripper_acc", "baseline_pos_median_cm", "baseline_pixel_median_px", "seconds")})
     assert true["train_samples"] == 750 and true["tests"][0]["samples"] == 250
     for k in ("pos_median_cm", "pos_p90_cm", "rot_median_deg", "gripper_acc", "pixel_median_px", "baseline_pos_median_cm", "seconds"):
         assert isinstance(true[k], (int, float)), k

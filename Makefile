@@ -72,10 +72,13 @@ probe: probe-setup
 		--cameras front,wrist --out $(PROBE_DATA) $(if $(wildcard $(PROBE_DATA)/_run/run.json),--resume)
 	mkdir -p $(PROBE_OUT)
 	nice -n 15 $(BIN)/python bench/probe.py $(PROBE_DATA) --camera front --n 30000 --n-test 2500 --size 112 \
-		--epochs 6 --tcp-crop 32 --eval-every 1 > $(PROBE_OUT)/none-front.json
+		--epochs 6 --tcp-crop 32 --tcp-jitter 8 --eval-every 1 > $(PROBE_OUT)/none-front-112.json
+	nice -n 15 $(BIN)/python bench/probe.py $(PROBE_DATA) --camera front --n 8000 --n-test 2500 --size 64 \
+		--epochs 3 --tcp-crop 32 > $(PROBE_OUT)/none-front-64-patch.json
 	nice -n 15 $(BIN)/python bench/probe.py $(PROBE_DATA) --camera wrist --n 10000 --n-test 2500 --size 64 \
-		--epochs 5 --eval-every 1 > $(PROBE_OUT)/none-wrist.json
-	$(BIN)/python bench/probe_table.py $(PROBE_OUT)/none-front.json $(PROBE_OUT)/none-wrist.json
+		--epochs 5 --eval-every 1 > $(PROBE_OUT)/none-wrist-64.json
+	$(BIN)/python bench/probe_table.py $(PROBE_OUT)/none-front-112.json $(PROBE_OUT)/none-front-64-patch.json \
+		$(PROBE_OUT)/none-wrist-64.json
 
 clean:
 	rm -rf data/demo dist build

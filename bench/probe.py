@@ -221,7 +221,7 @@ HIDDEN = 256
 OUTPUTS = 3 + 6 + 1 + 2  # pos, rot6d, gripper logit, pixel
 
 
-def init_convnet(key, arch, in_ch, in_size, hidden, outputs):
+def init_convnet(key, arch, in_ch, in_size, hidden, outputs, pool=False):
     import jax
     import jax.numpy as jnp
 
@@ -233,15 +233,16 @@ def init_convnet(key, arch, in_ch, in_size, hidden, outputs):
         params["conv"].append({"w": w, "g": jnp.ones(cout), "b": jnp.zeros(cout)})
         state["conv"].append({"m": jnp.zeros(cout), "v": jnp.ones(cout)})
         c, s = cout, -(-s // stride)
-    flat = c * s * s
+    flat = c if pool else c * s * s
     key, k1, k2 = jax.random.split(key, 3)
     params["fc1"] = {"w": jax.random.normal(k1, (flat, hidden)) * math.sqrt(2.0 / flat), "b": jnp.zeros(hidden)}
     params["fc2"] = {"w": jax.random.normal(k2, (hidden, outputs)) * math.sqrt(1.0 / hidden), "b": jnp.zeros(outputs)}
     return params, state
 
 
-def apply_convnet(params, state, x, arch, train, momentum=0.9):
-    """x: float N x H x W x C. Returns (outputs, new batch-norm state)."""
+def apply_convnet(params, state, x, arch, train, momentum=0.9, pool=False):
+    """x: float N x H x W x C. Returns (outputs, new batch-norm state). `pool`: average
+    the last map over space (translation invariant) instead of flattening it."""
     import jax
     import jax.numpy as jnp
 
@@ -257,7 +258,7 @@ def apply_convnet(params, state, x, arch, train, momentum=0.9):
             new_state["conv"].append(st)
         x = (x - m) * jax.lax.rsqrt(v + 1e-5) * p["g"] + p["b"]
         x = jax.nn.relu(x)
-    x = x.reshape(x.shape[0], -1)
+    x = x.mean(axis=(1, 2)) if pool else x.reshape(x.shape[0], -1)
     x = jax.nn.relu(x @ params["fc1"]["w"] + params["fc1"]["b"])
     return x @ params["fc2"]["w"] + params["fc2"]["b"], new_state
 
@@ -477,6 +478,7 @@ def run(args) -> dict:
         "size": args.size,
         "roi": list(roi),
         "tcp_crop": tcp,
+        "tcp_jitter": args.tcp_jitter if tcp else 0,
         "epochs": args.epochs,
         "batch": bs,
         "seed": args.seed,
@@ -504,7 +506,7 @@ def main(argv=None) -> int:
     ap.add_argument("--camera", default="front")
     ap.add_argument("--roi", default="full", help="full (default: the whole image, centre-cropped to a square), auto (a fixed crop around the training TCP pixels), or x0,y0,x1,y1")
     ap.add_argument("--tcp-crop", type=int, default=0, metavar="PX", help="add a PX x PX full-resolution patch around the TCP pixel for the gripper (0: off)")
-    ap.add_argument("--tcp-jitter", type=int, default=8, help="training jitter of the TCP patch, in pixels (default 8)")
+    ap.add_argument("--tcp-jitter", type=int, default=0, help="training jitter of the TCP patch, in pixels (default 0: 8 px kept the patch network at chance)")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--wd", type=float, default=1e-4)

@@ -221,7 +221,7 @@ HIDDEN = 256
 OUTPUTS = 3 + 6 + 1 + 2  # pos, rot6d, gripper logit, pixel
 
 
-def init_convnet(key, arch, in_ch, in_size, hidden, outputs, pool=False):
+def init_convnet(key, arch, in_ch, in_size, hidden, outputs):
     import jax
     import jax.numpy as jnp
 
@@ -233,16 +233,15 @@ def init_convnet(key, arch, in_ch, in_size, hidden, outputs, pool=False):
         params["conv"].append({"w": w, "g": jnp.ones(cout), "b": jnp.zeros(cout)})
         state["conv"].append({"m": jnp.zeros(cout), "v": jnp.ones(cout)})
         c, s = cout, -(-s // stride)
-    flat = c if pool else c * s * s
+    flat = c * s * s
     key, k1, k2 = jax.random.split(key, 3)
     params["fc1"] = {"w": jax.random.normal(k1, (flat, hidden)) * math.sqrt(2.0 / flat), "b": jnp.zeros(hidden)}
     params["fc2"] = {"w": jax.random.normal(k2, (hidden, outputs)) * math.sqrt(1.0 / hidden), "b": jnp.zeros(outputs)}
     return params, state
 
 
-def apply_convnet(params, state, x, arch, train, momentum=0.9, pool=False):
-    """x: float N x H x W x C. Returns (outputs, new batch-norm state). `pool`: average
-    the last map over space (translation invariant) instead of flattening it."""
+def apply_convnet(params, state, x, arch, train, momentum=0.9):
+    """x: float N x H x W x C. Returns (outputs, new batch-norm state)."""
     import jax
     import jax.numpy as jnp
 
@@ -258,7 +257,7 @@ def apply_convnet(params, state, x, arch, train, momentum=0.9, pool=False):
             new_state["conv"].append(st)
         x = (x - m) * jax.lax.rsqrt(v + 1e-5) * p["g"] + p["b"]
         x = jax.nn.relu(x)
-    x = x.mean(axis=(1, 2)) if pool else x.reshape(x.shape[0], -1)
+    x = x.reshape(x.shape[0], -1)
     x = jax.nn.relu(x @ params["fc1"]["w"] + params["fc1"]["b"])
     return x @ params["fc2"]["w"] + params["fc2"]["b"], new_state
 

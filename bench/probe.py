@@ -20,10 +20,12 @@ median (majority class for the gripper). Progress goes to stderr, one line per e
 last line on stdout is one JSON object; with several --test sets its top-level numbers
 are the first set's, and `tests` lists every set.
 
-The image the network sees (`--roi`): by default a fixed square crop of the camera image,
-the same for every sample, around where the TCP appears in the *training* set (the
-bounding box of the training TCP pixels plus a margin), resized to --size. A camera whose
-TCP pixel barely moves (a wrist camera) keeps its full image. `--roi full` turns it off.
+The image the network sees (`--roi`): by default the whole camera image (centre-cropped to
+a square), resized to --size. `--roi auto` crops instead, the same way for every sample,
+to where the TCP appears in the *training* set (the bounding box of the training TCP
+pixels plus a margin); a camera whose TCP pixel barely moves (a wrist camera) keeps its
+whole image. In the tabletop scene the TCP reaches the whole front image, so `auto` gains
+nothing there.
 
 `--tcp-crop PX` adds a second, small network for the gripper: it sees a PX x PX patch of
 the full-resolution image around the TCP pixel. Training cuts the patch around the

@@ -15,6 +15,8 @@ from conftest import E2E_N, E2E_SHARD
 from statgen.storage.fs import Store
 from statgen.storage.read import iter_shard
 
+pytestmark = pytest.mark.own_ray  # object storage: the workers need the driver's credentials and endpoint
+
 RUN_TIMEOUT_S = 300
 
 

@@ -31,6 +31,8 @@ from statgen.errors import ConfigError
 from statgen.storage.fs import Store
 from statgen.storage.run import LOCK, RunLock
 
+pytestmark = pytest.mark.own_ray  # the workers need the driver's credentials and fault injection
+
 RUN_TIMEOUT_S = 300
 RACE_ROUNDS = 20
 

@@ -190,9 +190,13 @@ class RobotSpec:
 
     def to_json(self) -> dict[str, Any]:
         """The spec as dataset.json and the run identity record it: its fields, JSON-ready, without
-        source_path, and without the later fields (OPTIONAL_FIELDS) while they hold their defaults."""
+        source_path and the models' provenance texts, and without the later fields (OPTIONAL_FIELDS)
+        while they hold their defaults."""
         d = json.loads(json.dumps(dataclasses.asdict(self), sort_keys=True))
         d.pop("source_path", None)
+        d["model"].pop("provenance", None)  # documentation, like source_path: not what the data is
+        if d["model"].get("gripper"):
+            d["model"]["gripper"].pop("provenance", None)
         for key, default in OPTIONAL_FIELDS.items():
             if d.get(key) == default:
                 d.pop(key)
@@ -208,7 +212,7 @@ def _json_default(v: Any) -> Any:
 
 # Fields added after the first datasets were made: left out of to_json() while at these defaults.
 OPTIONAL_FIELDS = {"coupling": _json_default(Coupling()), "render": _json_default(RobotRender()), "framing": _json_default(Framing())}
-OPTIONAL_MODEL_FIELDS = {"provenance": "", "package_root": None, "gripper": None, "state_frame": _json_default(Pose()), "collide_links": False}
+OPTIONAL_MODEL_FIELDS = {"package_root": None, "gripper": None, "state_frame": _json_default(Pose()), "collide_links": False}
 
 
 DEFAULT_VISUAL_REDUCTION = 0.85  # a robot whose TOML gives no [render] visual_reduction

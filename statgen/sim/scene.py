@@ -131,6 +131,25 @@ def _mount_base(spec: mujoco.MjSpec, base: mujoco.MjsBody, robot: RobotSpec, tas
     base.alt.type = mujoco.mjtOrientation.mjORIENTATION_QUAT
 
 
+def _collide_links(spec: mujoco.MjSpec, base: mujoco.MjsBody) -> None:
+    """model.collide_links: every collision geom of the robot (contype or conaffinity set) gets bit 1 in
+    both, so any two links can touch. MuJoCo skips parent-child pairs, but not for bodies welded to the
+    world: the first moving links are excluded here against the base's static bodies, as they would
+    be against a moving parent (they overlap at their joints by construction)."""
+    for geom in base.find_all(mujoco.mjtObj.mjOBJ_GEOM):
+        if geom.contype or geom.conaffinity:
+            geom.contype, geom.conaffinity = geom.contype | 1, geom.conaffinity | 1
+    static, todo = [], [base]
+    while todo:  # the base and the bodies welded to it (no joint on the way)
+        b = todo.pop()
+        static.append(b)
+        todo += [c for c in b.bodies if not c.joints]
+    first = [c for s in static for c in s.bodies if c.joints]
+    for child in first:
+        for s in static:
+            spec.add_exclude(bodyname1=s.name, bodyname2=child.name)
+
+
 def build_robot(*, robot: RobotSpec, task: TaskSpec, resolved: ResolvedModel) -> tuple[mujoco.MjSpec, list[mujoco.MjSpec]]:
     """The robot part of the scene: the arm with its hand or gripper attached, mounted on the table top,
     its state frame, TCP site and collision bits (and the child specs, which must outlive it until compiled)."""
@@ -168,9 +187,7 @@ def build_robot(*, robot: RobotSpec, task: TaskSpec, resolved: ResolvedModel) ->
     if not sf.is_identity:
         base.add_body(name=BASE_FRAME_BODY, pos=list(sf.pos), quat=list(sf.quat))
     if robot.model.collide_links:
-        for geom in base.find_all(mujoco.mjtObj.mjOBJ_GEOM):
-            if geom.contype or geom.conaffinity:
-                geom.contype, geom.conaffinity = geom.contype | 1, geom.conaffinity | 1
+        _collide_links(spec, base)
 
     # The TCP.
     if robot.tcp.site is None:

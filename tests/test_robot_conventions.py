@@ -31,7 +31,6 @@ from PIL import Image  # noqa: E402
 from test_grippers import CONNECT_TOL, JOINT_EQ_TOL, independent_residuals  # noqa: E402
 
 from statgen.config import available, build_config  # noqa: E402
-from statgen.run.producer import ShardProducer  # noqa: E402
 from statgen.sim.assets import find_gripper_dir, find_model_dir  # noqa: E402
 from statgen.sim.feasibility import in_collision  # noqa: E402
 from statgen.sim.labels import state_labels  # noqa: E402
@@ -267,39 +266,14 @@ def test_open_fraction_is_the_label_and_the_linkage_holds(robot):
         assert connect < CONNECT_TOL and joint < JOINT_EQ_TOL, f"{name} at {f:.2f}: connect {connect:.2e} m, joint {joint:.2e}"
 
 
-def _in_process_generate(monkeypatch):
-    """statgen.run.generate without Ray: each shard is made by a ShardProducer in this process."""
-    import statgen.run.generate as gen
-
-    class NoRay:
-        def start(self, *a, **k):
-            pass
-
-        def stop(self):
-            pass
-
-    def shards_here(job, todo, out, *, on_result, on_progress):
-        producer = ShardProducer(job)
-        try:
-            for plan in todo:
-                on_result(producer.produce(plan, out))
-        finally:
-            producer.close()
-
-    monkeypatch.setattr(gen, "RaySession", NoRay)
-    monkeypatch.setattr(gen, "run_shards", shards_here)
-    return gen.generate
-
-
-def test_a_tiny_dataset_verifies(robot, tmp_path, monkeypatch):
+def test_a_tiny_dataset_verifies(robot, tmp_path, generate_in_process):
     """generate (default randomisation, front camera, segmentation, the TCP visible) then statgen.verify;
     every sample's TCP pixel lies in the box of the gripper's pixels in the rendered segmentation (the
     TCP between the fingers in the image, an independent render-side truth)."""
     name, scene, _, _ = robot
-    make_dataset = _in_process_generate(monkeypatch)
     out = tmp_path / name
     cfg = build_config({"robot": name, "n": GEN_N, "shard_size": GEN_N, "out": str(out), "seg": True, "require_visible": True, "progress": False})
-    make_dataset(cfg)
+    generate_in_process(cfg)
     rep = verify(out)
     assert rep.ok, rep.lines()
     with tarfile.open(out / "shards/statgen-000000.tar") as tf:

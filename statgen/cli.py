@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             print(msg)
             return 0
         ctx = getattr(e, "ctx", None)
-        where = f"statgen {ctx.info_name} --help" if ctx is not None and ctx.parent is not None else "statgen --help"
+        where = f"statgen {' '.join(ctx.command_path.split()[1:])} --help" if ctx is not None and ctx.parent is not None else "statgen --help"
         print(f"statgen: error: {' '.join(msg.split())} (see {where})", file=sys.stderr)
         return 2
     except (typer.Abort, KeyboardInterrupt):

@@ -248,6 +248,21 @@ def _driver_groups(m: mujoco.MjModel, drivers: list[int]) -> list[list[int]]:
     return list(out.values())
 
 
+def _far_vertex(m: mujoco.MjModel, d: mujoco.MjData, b: int, hand: int) -> np.ndarray:
+    """The mesh vertex of body b's geoms farthest from the hand body's origin, in b's frame [m]."""
+    out = []
+    for g in range(m.ngeom):
+        if m.geom_bodyid[g] == b and int(m.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_MESH):
+            i = m.geom_dataid[g]
+            v = m.mesh_vert[m.mesh_vertadr[i]: m.mesh_vertadr[i] + m.mesh_vertnum[i]]
+            out.append(v @ d.geom_xmat[g].reshape(3, 3).T + d.geom_xpos[g])
+    if not out:
+        return np.zeros(3)
+    v = np.concatenate(out)
+    p = v[int(np.argmax(np.linalg.norm(v - d.xpos[hand], axis=1)))]
+    return d.xmat[b].reshape(3, 3).T @ (p - d.xpos[b])
+
+
 def _min_distance(m: mujoco.MjModel, d: mujoco.MjData, geoms1: list[int], geoms2: list[int]) -> tuple[float, np.ndarray]:
     """(signed distance [m], fromto (6,)) of the nearest pair of geoms."""
     best, ft, fromto = math.inf, np.zeros(6), np.zeros(6)
@@ -425,10 +440,24 @@ def init_robot(model_file: str, *, out: str, gripper: str | None = None, name: s
 
         fs = np.linspace(0.0, 1.0, 51)
         neg = [i for i, f in enumerate(fs[:-1]) if gap(f) < 0]
-        if neg and max(neg) >= len(fs) - 3:
-            checks.append(f"gripper: {_name(m, B, fa)!r} and {_name(m, B, fb)!r} overlap at almost every opening (concave meshes): check closed and open")
-            neg = []
-        if neg:  # the limit pushes the fingers into (or through) each other: closed is where they last touch
+        hulls = not (neg and max(neg) >= len(fs) - 3)
+        far_tips = None
+        if not hulls:
+            # concave meshes whose convex hulls overlap at every opening (a URDF's jaws): each finger's tip is its mesh
+            # vertex farthest from the hand's origin, and closed is where the two tips come closest
+            pose(s, 0.5)
+            far_tips = [_far_vertex(m, d, b, hand) for b in (fa, fb)]
+
+            def tip_gap(f):
+                pose(s, f)
+                return float(np.linalg.norm(np.subtract(*(d.xmat[b].reshape(3, 3) @ p + d.xpos[b] for b, p in zip((fa, fb), far_tips)))))
+
+            k = int(np.argmin([tip_gap(f) for f in fs]))
+            lo = lo + fs[k] * (hi - lo)
+            s = solver(lo, hi)
+            checks.append(f"gripper: the fingers' convex hulls overlap at every opening (concave meshes); fingertips are their points farthest "
+                          f"from the hand, closed = {', '.join(_f(x) for x in lo)} where those come closest: check closed, open and the fingertips")
+        elif neg:  # the limit pushes the fingers into (or through) each other: closed is where they last touch
             a, b = fs[max(neg)], fs[max(neg) + 1]
             for _ in range(40):
                 mid = (a + b) / 2
@@ -437,11 +466,14 @@ def init_robot(model_file: str, *, out: str, gripper: str | None = None, name: s
             checks.append(f"gripper.closed: where the fingers touch ({', '.join(_f(x) for x in lo)}), inside the model's limit, which crosses them")
             s = solver(lo, hi)
         pose(s, NEAR_CLOSED)
-        _, ft = _min_distance(m, d, geoms[fa], geoms[fb])
-        tips = []
-        for body, p in ((fa, ft[:3]), (fb, ft[3:])):
-            R = d.xmat[body].reshape(3, 3)
-            tips.append(R.T @ (p - d.xpos[body]))
+        if far_tips is not None:
+            tips = far_tips
+        else:
+            ft = _min_distance(m, d, geoms[fa], geoms[fb])[1]
+            tips = []
+            for body, p in ((fa, ft[:3]), (fb, ft[3:])):
+                R = d.xmat[body].reshape(3, 3)
+                tips.append(R.T @ (p - d.xpos[body]))
         pose(s, 1.0)
         w_open = float(np.linalg.norm((d.xmat[fa].reshape(3, 3) @ tips[0] + d.xpos[fa]) - (d.xmat[fb].reshape(3, 3) @ tips[1] + d.xpos[fb])))
         # the TCP: the fingertips' midpoint at half opening, on the deepest common parent of the fingers
@@ -486,12 +518,20 @@ def init_robot(model_file: str, *, out: str, gripper: str | None = None, name: s
                  f"target = {_vec(tcp)}\nup = {_vec(o)}\n")
         checks.append("wrist_camera: beside the gripper, looking at the TCP; check a preview with --cameras front,wrist")
 
+    # A base with collision geoms: MuJoCo never filters its contacts with the first links (their parent is
+    # welded to the world), so collide_links excludes those pairs, as for a moving parent.
+    static = [b for b in _subtree(ch, base) if m.body_weldid[b] == m.body_weldid[base]]
+    collide = any((m.geom_contype[g] or m.geom_conaffinity[g]) and m.geom_bodyid[g] in static for g in range(m.ngeom))
+    if collide:
+        checks.append("model.collide_links = true: the base has collision geoms (the first links are excluded against it, and every "
+                      "collision geom of the robot may touch every other)")
+
     # the draft without the workspace, to sample FK in statgen's own scene
     head = (f"# Draft made by `statgen robots init {arm_path.name}" + (f" --gripper {grip_path.name}" if grip_path else "") + "`: check the lines marked CHECK.\n"
             f"name = {_q(name)}\ndescription = {_q(f'{name} (statgen robots init from {arm_path.name})')}\n\n"
             f'[model]\nsource = "file"\nname = {_q(_rel(arm_path.parent, out_path))}\nfile = {_q(arm_path.name)}\n'
             f'base_body = {_q(base_name)}\nlicense = "unknown"            # CHECK: the model\'s license\n'
-            f"provenance = {_q(str(arm_path))}\n" + grip_table + "\n" + tcp_line + "\n"
+            f"provenance = {_q(str(arm_path))}\n" + ("collide_links = true\n" if collide else "") + grip_table + "\n" + tcp_line + "\n"
             f"[arm]\njoints = {_strs(arm_names)}\n")
     if ranges:
         head += "\n[arm.ranges]\n" + "".join(f"{_q(k)} = {_vec(v)}\n" for k, v in ranges.items())

@@ -116,3 +116,22 @@ def test_bad_input_is_one_line_and_writes_nothing(case, expected, tmp_path, caps
     assert expected.format(tmp=tmp_path) in line, line
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written, no temporary file left
     assert (tmp_path / "old.toml").read_text() == "name = 'old'\n"
+
+
+SO101_URDF = MENAGERIE.parent / "so101" / "so101_new_calib.urdf"
+
+
+@pytest.mark.skipif(not SO101_URDF.is_file(), reason=f"no {SO101_URDF}")
+def test_init_from_a_urdf_generates_and_verifies(tmp_path, capsys, generate_in_process):
+    """The SO-101's URDF: its base collides with the first link (collide_links excludes the pair) and its jaws'
+    convex hulls overlap at every opening (fingertips from the meshes' vertices); the draft still works at once."""
+    out = tmp_path / "so101_urdf.toml"
+    assert main(["robots", "init", str(SO101_URDF), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "collide_links = true" in said and "convex hulls overlap" in said
+    draft = load_robot(str(out))
+    assert draft.arm_joints == load_robot("so101").arm_joints and draft.gripper_joints == ("gripper",)
+    data = tmp_path / "data"
+    generate_in_process(build_config({"robot": str(out), "n": N_OTHER, "out": str(data), "progress": False}))
+    rep = verify(data)
+    assert rep.ok and rep.samples == N_OTHER, rep.lines()

@@ -486,7 +486,8 @@ def init_robot(model_file: str, *, out: str, gripper: str | None = None, name: s
         Rc = d.xmat[common].reshape(3, 3)
         tcp = Rc.T @ ((pa + pb) / 2 - d.xpos[common])
         sep = Rc.T @ (pa - pb)
-        checks.append(f"gripper.fingertips: nearest points of {_name(m, B, fa)!r} and {_name(m, B, fb)!r} nearly closed; "
+        how = "points farthest from the hand" if far_tips is not None else "nearest points nearly closed"
+        checks.append(f"gripper.fingertips: {how} of {_name(m, B, fa)!r} and {_name(m, B, fb)!r}; "
                       f"{w_open * 1e3:.1f} mm apart open: check them against the pads")
         checks.append(f"tcp: midway between the fingertips at half opening, on {_name(m, B, common)!r}; check it in a preview (statgen preview)")
         bodies = hand_bodies if grip_path is None else [b for b in range(m.nbody) if _name(m, B, b).startswith(GRIPPER_PREFIX)]

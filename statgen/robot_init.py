@@ -358,7 +358,52 @@ def init_robot(model_file: str, *, out: str, gripper: str | None = None, name: s
     if ranges:
         checks.append(f"arm.ranges: {', '.join(ranges)} unlimited or more than a turn in the model: sampled over [-pi, pi]")
 
-    # the gripper
+    gripper_lines, tcp_line, wrist = _gripper_draft(m, ch, hand, arm_j, attached=grip_path is not None, checks=checks)
+
+    # A base with collision geoms: MuJoCo never filters its contacts with the first links (their parent is
+    # welded to the world), so collide_links excludes those pairs, as for a moving parent.
+    static = [b for b in _subtree(ch, base) if m.body_weldid[b] == m.body_weldid[base]]
+    collide = any((m.geom_contype[g] or m.geom_conaffinity[g]) and m.geom_bodyid[g] in static for g in range(m.ngeom))
+    if collide:
+        checks.append("model.collide_links = true: the base has collision geoms (the first links are excluded against it, and every "
+                      "collision geom of the robot may touch every other)")
+
+    # the draft without the workspace, to sample FK in statgen's own scene
+    head = (f"# Draft made by `statgen robots init {arm_path.name}" + (f" --gripper {grip_path.name}" if grip_path else "") + "`: the command listed what to check; see also the lines marked CHECK.\n"
+            f"name = {_q(name)}\ndescription = {_q(f'{name} (statgen robots init from {arm_path.name})')}\n\n"
+            f'[model]\nsource = "file"\nname = {_q(_rel(arm_path.parent, out_path))}\nfile = {_q(arm_path.name)}\n'
+            f'base_body = {_q(base_name)}\nlicense = "unknown"            # CHECK: the model\'s license\n'
+            f"provenance = {_q(str(arm_path))}\n" + ("collide_links = true\n" if collide else "") + grip_table + "\n" + tcp_line + "\n"
+            f"[arm]\njoints = {_strs(arm_names)}\n")
+    if ranges:
+        head += "\n[arm.ranges]\n" + "".join(f"{_q(k)} = {_vec(v)}\n" for k, v in ranges.items())
+    if gripper_lines:
+        head += "\n" + "\n".join(gripper_lines) + "\n"
+    if wrist:
+        head += "\n" + wrist
+    box = _workspace(head, out_path, seed=seed)
+    lo_b, hi_b, kept, reach = box
+    checks.append(f"workspace and rosa.ranges: TCP p1/p99 of {kept} collision-free of {FK_SAMPLES} random configurations, plus {WORKSPACE_MARGIN_M * 100:.0f} cm, z from 0 (the base's mounting surface)")
+    checks.append("model.license and model.gripper.license: unknown; fill them in")
+    text = head + (f"\n# TCP p1/p99 (plus {WORKSPACE_MARGIN_M} m) over {kept} collision-free random configurations\n"
+                   f"[workspace]\nmin = {_vec(lo_b)}\nmax = {_vec(hi_b)}\n\n"
+                   "# ROSA token ranges: x y z [m], roll pitch yaw [rad], gripper (0 closed, 1 open).\n"
+                   f"[rosa]\nranges = [{', '.join(_vec(r) for r in [*zip(lo_b, hi_b), *ROSA_ANGLES, [0, 1]])}]\n")
+    scale = min(max(reach / PANDA_REACH_M, 0.1), 4.0)
+    if abs(scale - 1.0) > 0.15:
+        text += f"\n# The task's cameras framed for a {reach:.2f} m reach (the Panda's is about {PANDA_REACH_M} m).\n[framing]\nscale = {_f(round(scale, 2))}\n"
+    _build(text, out_path)  # the final draft builds a scene, or nothing is written
+    tmp = out_path.with_name(f".{out_path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, out_path)
+    return checks
+
+
+def _gripper_draft(m: mujoco.MjModel, ch: dict[int, list[int]], hand: int, arm_j: list[int], *, attached: bool,
+                   checks: list[str]) -> tuple[list[str], str, str]:
+    """([gripper] and [gripper.coupling] lines, the [tcp] table, the [wrist_camera] table) of the hand's subtree;
+    appends what a person must check to `checks`."""
+    J, B = mujoco.mjtObj.mjOBJ_JOINT, mujoco.mjtObj.mjOBJ_BODY
     hand_bodies = _subtree(ch, hand)
     g_joints = [j for b in hand_bodies for j in _joints_of(m, b) if j not in arm_j and int(m.jnt_type[j]) in HINGE_SLIDE]
     gripper_lines: list[str] = []
@@ -490,7 +535,7 @@ def init_robot(model_file: str, *, out: str, gripper: str | None = None, name: s
         checks.append(f"gripper.fingertips: {how} of {_name(m, B, fa)!r} and {_name(m, B, fb)!r}; "
                       f"{w_open * 1e3:.1f} mm apart open: check them against the pads")
         checks.append(f"tcp: midway between the fingertips at half opening, on {_name(m, B, common)!r}; check it in a preview (statgen preview)")
-        bodies = hand_bodies if grip_path is None else [b for b in range(m.nbody) if _name(m, B, b).startswith(GRIPPER_PREFIX)]
+        bodies = hand_bodies if not attached else [b for b in range(m.nbody) if _name(m, B, b).startswith(GRIPPER_PREFIX)]
         tcp_line = f"[tcp]\nbody = {_q(_name(m, B, common))}\npos = {_vec(tcp)}\n"
         gripper_lines = [
             "[gripper]",
@@ -519,43 +564,7 @@ def init_robot(model_file: str, *, out: str, gripper: str | None = None, name: s
                  f"target = {_vec(tcp)}\nup = {_vec(o)}\n")
         checks.append("wrist_camera: beside the gripper, looking at the TCP; check a preview with --cameras front,wrist")
 
-    # A base with collision geoms: MuJoCo never filters its contacts with the first links (their parent is
-    # welded to the world), so collide_links excludes those pairs, as for a moving parent.
-    static = [b for b in _subtree(ch, base) if m.body_weldid[b] == m.body_weldid[base]]
-    collide = any((m.geom_contype[g] or m.geom_conaffinity[g]) and m.geom_bodyid[g] in static for g in range(m.ngeom))
-    if collide:
-        checks.append("model.collide_links = true: the base has collision geoms (the first links are excluded against it, and every "
-                      "collision geom of the robot may touch every other)")
-
-    # the draft without the workspace, to sample FK in statgen's own scene
-    head = (f"# Draft made by `statgen robots init {arm_path.name}" + (f" --gripper {grip_path.name}" if grip_path else "") + "`: check the lines marked CHECK.\n"
-            f"name = {_q(name)}\ndescription = {_q(f'{name} (statgen robots init from {arm_path.name})')}\n\n"
-            f'[model]\nsource = "file"\nname = {_q(_rel(arm_path.parent, out_path))}\nfile = {_q(arm_path.name)}\n'
-            f'base_body = {_q(base_name)}\nlicense = "unknown"            # CHECK: the model\'s license\n'
-            f"provenance = {_q(str(arm_path))}\n" + ("collide_links = true\n" if collide else "") + grip_table + "\n" + tcp_line + "\n"
-            f"[arm]\njoints = {_strs(arm_names)}\n")
-    if ranges:
-        head += "\n[arm.ranges]\n" + "".join(f"{_q(k)} = {_vec(v)}\n" for k, v in ranges.items())
-    if gripper_lines:
-        head += "\n" + "\n".join(gripper_lines) + "\n"
-    if wrist:
-        head += "\n" + wrist
-    box = _workspace(head, out_path, seed=seed)
-    lo_b, hi_b, kept, reach = box
-    checks.append(f"workspace and rosa.ranges: TCP p1/p99 of {kept} collision-free of {FK_SAMPLES} random configurations, plus {WORKSPACE_MARGIN_M * 100:.0f} cm, z from 0 (the base's mounting surface)")
-    checks.append("model.license and model.gripper.license: unknown; fill them in")
-    text = head + (f"\n# TCP p1/p99 (plus {WORKSPACE_MARGIN_M} m) over {kept} collision-free random configurations\n"
-                   f"[workspace]\nmin = {_vec(lo_b)}\nmax = {_vec(hi_b)}\n\n"
-                   "# ROSA token ranges: x y z [m], roll pitch yaw [rad], gripper (0 closed, 1 open).\n"
-                   f"[rosa]\nranges = [{', '.join(_vec(r) for r in [*zip(lo_b, hi_b), *ROSA_ANGLES, [0, 1]])}]\n")
-    scale = min(max(reach / PANDA_REACH_M, 0.1), 4.0)
-    if abs(scale - 1.0) > 0.15:
-        text += f"\n# The task's cameras framed for a {reach:.2f} m reach (the Panda's is about {PANDA_REACH_M} m).\n[framing]\nscale = {_f(round(scale, 2))}\n"
-    _build(text, out_path)  # the final draft builds a scene, or nothing is written
-    tmp = out_path.with_name(f".{out_path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, out_path)
-    return checks
+    return gripper_lines, tcp_line, wrist
 
 
 def _rel(folder: Path, out_path: Path) -> str:

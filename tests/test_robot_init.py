@@ -57,6 +57,7 @@ def _tips_and_tcp(scene, f: float) -> tuple[float, np.ndarray]:
     return float(np.linalg.norm(pts[0] - pts[1])), R.T @ (d.site_xpos[ix.tcp_site] - d.xpos[ix.root_body])
 
 
+@pytest.mark.slow  # init, a scene per draft and the shipped robot, 100 + 3 x 12 samples rendered: make test, not test-fast
 @needs_models
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_init_drafts_a_robot_that_generates_and_verifies(name, tmp_path, capsys, generate_in_process):
@@ -121,6 +122,7 @@ def test_bad_input_is_one_line_and_writes_nothing(case, expected, tmp_path, caps
 SO101_URDF = MENAGERIE.parent / "so101" / "so101_new_calib.urdf"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SO101_URDF.is_file(), reason=f"no {SO101_URDF}")
 def test_init_from_a_urdf_generates_and_verifies(tmp_path, capsys, generate_in_process):
     """The SO-101's URDF: its base collides with the first link (collide_links excludes the pair) and its jaws'

@@ -107,13 +107,36 @@ def preview(
     typer.echo(f"wrote {path}")
 
 
-@app.command()
-def robots() -> None:
-    """List the robots, their model source, and whether the model is available here."""
+robots_app = typer.Typer(add_completion=False, rich_markup_mode=None, help="List the robots, or draft a robot TOML from a model file (init).")
+app.add_typer(robots_app, name="robots")
+
+
+@robots_app.callback(invoke_without_command=True)
+def robots(ctx: typer.Context) -> None:
+    """List the robots, their model source, and whether the model is available here; `statgen robots init` drafts a new one."""
+    if ctx.invoked_subcommand is not None:
+        return
     from statgen.robots import robot_table
 
     for line in robot_table():
         typer.echo(line)
+
+
+@robots_app.command("init")
+def robots_init(
+    model_file: str = typer.Argument(..., help="The arm's MJCF (.xml) or URDF (.urdf) file."),
+    out: str = typer.Option(..., "--out", help="The robot TOML to write (e.g. my_arm.toml); it must not exist yet."),
+    gripper: Optional[str] = typer.Option(None, "--gripper", help="A gripper MJCF (or its folder) to attach at the arm's flange."),
+    name: Optional[str] = typer.Option(None, "--name", help="The robot's name [default: the --out file's stem]."),
+) -> None:
+    """Draft a robot TOML that `statgen generate --robot FILE.toml` takes at once, and list what a person must check."""
+    from statgen.robot_init import init_robot
+
+    checks = init_robot(model_file, out=out, gripper=gripper, name=name)
+    typer.echo(f"wrote {out}; check before you rely on it:")
+    for c in checks:
+        typer.echo(f"  - {c}")
+    typer.echo(f"then: statgen generate --robot {out} --n 100 --out data/try && statgen preview data/try --out preview.png")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             print(msg)
             return 0
         ctx = getattr(e, "ctx", None)
-        where = f"statgen {ctx.info_name} --help" if ctx is not None and ctx.parent is not None else "statgen --help"
+        where = f"statgen {' '.join(ctx.command_path.split()[1:])} --help" if ctx is not None and ctx.parent is not None else "statgen --help"
         print(f"statgen: error: {' '.join(msg.split())} (see {where})", file=sys.stderr)
         return 2
     except (typer.Abort, KeyboardInterrupt):

@@ -293,7 +293,10 @@ class DatasetInfo:
 
 def spec_json(spec: Any) -> dict[str, Any]:
     """A RobotSpec or TaskSpec as dataset.json and the run identity record it: its fields, JSON-ready,
-    without source_path (where a file was is not what the data is)."""
+    without source_path (where a file was is not what the data is). A spec with its own `to_json`
+    (RobotSpec: later fields left out at their defaults) records itself."""
+    if hasattr(spec, "to_json"):
+        return spec.to_json()
     d = json.loads(json.dumps(dataclasses.asdict(spec), sort_keys=True))
     d.pop("source_path", None)
     return d

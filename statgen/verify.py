@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from statgen.config import GenerateConfig
+from statgen.config import GenerateConfig, resolve_render
 from statgen.config.check import rosa_ranges as _rosa_ranges
 from statgen.config.settings import complete_identity
 from statgen.core import rosa
@@ -34,7 +34,7 @@ from statgen.errors import ConfigError, StatgenError, StorePathError, VerifyErro
 from statgen.run.identity import diff_keys
 from statgen.run.job import Job, plan_shards
 from statgen.run.producer import ShardProducer
-from statgen.sim.assets import resolve_model, simplify_visual_meshes
+from statgen.sim.assets import resolve_model, simplify_for
 from statgen.schema import Acceptance, DatasetInfo, Sample, SchemaError, ShardInfo, spec_json
 from statgen.sim.labels import state_labels
 from statgen.sim.scene import set_qpos
@@ -99,7 +99,7 @@ class _FK:
         self.model_note = "" if model.model_sha256 == ds.model_sha256 else " (note: the robot model here differs from the one used)"
         try:
             if cfg.require_visible:  # then the visibility ray cast, over the rendered (decimated) meshes, decides draws
-                model = simplify_visual_meshes(model, target_reduction=cfg.render.visual_reduction)
+                model = simplify_for(model, resolve_render(cfg.render, robot))
             # The producer itself, without a renderer: the re-draw takes the same steps as generate did.
             self.producer = ShardProducer(Job(config=cfg, robot=robot, task=task, model=model), render=False)
         except StatgenError as e:

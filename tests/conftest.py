@@ -79,6 +79,33 @@ def franka_scene():
     return make_scene("franka", ("front",))
 
 
+@pytest.fixture
+def generate_in_process(monkeypatch):
+    """statgen.run.generate.generate without Ray: each shard is made by a ShardProducer in this process
+    (the same producer the Ray workers run), so a small dataset costs no Ray start."""
+    import statgen.run.generate as gen
+    from statgen.run.producer import ShardProducer
+
+    class NoRay:
+        def start(self, *a, **k):
+            pass
+
+        def stop(self):
+            pass
+
+    def shards_here(job, todo, out, *, on_result, on_progress):
+        producer = ShardProducer(job)
+        try:
+            for plan in todo:
+                on_result(producer.produce(plan, out))
+        finally:
+            producer.close()
+
+    monkeypatch.setattr(gen, "RaySession", NoRay)
+    monkeypatch.setattr(gen, "run_shards", shards_here)
+    return gen.generate
+
+
 # --------------------------------------------------------------------------- end-to-end datasets
 
 E2E_N, E2E_SHARD = 24, 8

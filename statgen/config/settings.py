@@ -52,6 +52,7 @@ class Setting:
     identity: bool = True  # part of the run identity (changes the data)
     flag_value: Any = True  # a bool flag: the value it sets when given (--quiet sets progress to False)
     metavar: str | None = None
+    omit_none: bool = False  # left out of the run identity while None (a later setting: earlier datasets stay as they were)
 
 
 def setting(default: Any = MISSING, *, default_factory: Any = MISSING, **meta: Any) -> Any:
@@ -93,8 +94,14 @@ class RenderSettings:
     reflections: bool = setting(False, kind="bool", toml="render.reflections")
     multisample: int = setting(0, kind="int", toml="render.multisample",  # offscreen MSAA samples: 0 (off), 2, 4, 8 ...
                                check=_between(0, MAX_MULTISAMPLE, " samples"))
-    visual_reduction: float = setting(0.85, kind="float", toml="render.visual_reduction",  # fraction of visual-mesh faces removed
-                                      check=lambda v: None if 0.0 <= v < MAX_VISUAL_REDUCTION else f"expected a fraction in [0, {MAX_VISUAL_REDUCTION}), got {v}")
+    # Fraction of visual-mesh faces removed. None: the robot's own ([render] in its TOML), else 0.85.
+    # A run records the value it used (config.resolve_render), so the run identity always holds a number.
+    visual_reduction: float | None = setting(None, kind="float", toml="render.visual_reduction",
+                                             check=lambda v: None if 0.0 <= v < MAX_VISUAL_REDUCTION else f"expected a fraction in [0, {MAX_VISUAL_REDUCTION}), got {v}")
+    # The simplifier's bound on the surface error, as a fraction of each mesh's extent; 0: none (unbounded quadric
+    # decimation, statgen's first simplifier). None: the robot's own ([render] max_error), else none.
+    visual_max_error: float | None = setting(None, kind="float", toml="render.visual_max_error", omit_none=True,
+                                             check=lambda v: None if 0.0 <= v < 1.0 else f"expected a fraction of the mesh extent in [0, 1) (0: no bound), got {v}")
 
 
 @dataclass(frozen=True)
@@ -181,9 +188,10 @@ def _identity_of(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(obj):
         v = getattr(obj, f.name)
+        meta = f.metadata.get("setting")
         if f.name in NESTED:
             out[f.name] = _identity_of(v)
-        elif f.metadata["setting"].identity:
+        elif meta.identity and not (meta.omit_none and v is None):
             out[f.name] = v
     return out
 
@@ -329,7 +337,7 @@ def complete_identity(config: Mapping[str, Any]) -> dict[str, Any]:
     before a setting existed was made with its default (which, by rule, is the old behaviour)."""
     out = json.loads(json.dumps(dict(config)))
     for d in SETTINGS.values():
-        if not d.meta.identity or d.default is MISSING:
+        if not d.meta.identity or d.default is MISSING or (d.meta.omit_none and d.default is None):
             continue
         g, _, name = d.key.rpartition(".")
         target = out.setdefault(g, {}) if g else out

@@ -14,7 +14,7 @@ import re
 import signal
 from typing import Any
 
-from statgen.config import GenerateConfig, load_robot, load_task
+from statgen.config import GenerateConfig, load_robot, load_task, resolve_render
 from statgen.errors import Interrupted, StatgenError
 from statgen.faults import maybe_kill
 from statgen.lifecycle import SignalGuard, signal_name
@@ -24,20 +24,22 @@ from statgen.run.job import Job, ShardPlan, ShardResult, plan_shards
 from statgen.run.pool import RaySession, run_shards
 from statgen.run.progress import Progress
 from statgen.schema import ShardInfo
-from statgen.sim.assets import resolve_model, simplify_visual_meshes
+from statgen.sim.assets import resolve_model, simplify_for
 from statgen.sim.scene import build_scene
 from statgen.storage.fs import Store
 from statgen.storage.run import RunLock, ShardLog
 
 
 def prepare(cfg: GenerateConfig) -> tuple[Job, Store]:
-    """Load and check everything; raises ConfigError before anything is written."""
+    """Load and check everything; raises ConfigError before anything is written. The job's config
+    holds the render settings the run uses (the robot's decimation defaults where none was given)."""
     robot = load_robot(cfg.robot)
     task = load_task(cfg.task)
     for c in cfg.cameras:
         task.camera(c)
+    cfg = dataclasses.replace(cfg, render=resolve_render(cfg.render, robot))
     model = resolve_model(robot, assets_dir=cfg.assets)
-    model = simplify_visual_meshes(model, target_reduction=cfg.render.visual_reduction)
+    model = simplify_for(model, cfg.render)
     job = Job(config=cfg, robot=robot, task=task, model=model)
     build_scene(robot=robot, task=task, resolved=model, cameras=cfg.cameras, render=cfg.render)  # names, ranges
     store = Store.open(cfg.out or f"data/{robot.name}")

@@ -108,6 +108,27 @@ def preview(
 
 
 @app.command()
+def export(
+    dataset: str = typer.Argument(..., help="Dataset folder, or an s3:// / gs:// prefix."),
+    to: str = typer.Option(..., "--to", help="Format: llava, llamafactory or lerobot."),
+    out: str = typer.Option(..., "--out", help="A new (or empty) folder, or an s3:// / gs:// prefix; never overwritten."),
+    camera: Optional[str] = typer.Option(None, "--camera", help="Camera (llava, llamafactory: default front; lerobot: default every camera)."),
+    text: Optional[str] = typer.Option(None, "--text", help="Comma-separated text kinds, e.g. rosa,natural [default: every kind, rosa first]."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress on stderr."),
+) -> None:
+    """Export a dataset for LLaVA, LLaMA-Factory or LeRobot (v3.0), following its splits."""
+    from statgen.export import export as run
+
+    kinds = [k.strip() for k in text.split(",") if k.strip()] if text is not None else None
+    if text is not None and not kinds:
+        from statgen.errors import ConfigError
+
+        raise ConfigError("--text: expected one or more comma-separated kinds, e.g. rosa,natural")
+    result = run(dataset, to=to, out=out, camera=camera, texts=kinds, progress=not quiet)
+    typer.echo(result.summary())
+
+
+@app.command()
 def robots() -> None:
     """List the robots, their model source, and whether the model is available here."""
     from statgen.robots import robot_table

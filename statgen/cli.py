@@ -129,6 +129,26 @@ def export(
 
 
 @app.command()
+def stats(
+    dataset: str = typer.Argument(..., help="Dataset folder, or an s3:// / gs:// prefix."),
+) -> None:
+    """Draw the dataset's plots into DIR/stats/: TCP workspace coverage, ROSA dimensions, visibility, gripper, acceptance per shard."""
+    from statgen.errors import VerifyError
+    from statgen.export.plots import write_plots
+    from statgen.storage.fs import Store
+    from statgen.storage.read import read_dataset_json
+
+    store = Store.open(dataset)
+    info = read_dataset_json(store, damaged=VerifyError)
+    summary, written = write_plots(store, info)
+    for rel in written:
+        typer.echo(f"wrote {store.join(rel)}")
+    cams = ", ".join(f"{c} in view {100 * summary.rate(summary.in_view[c]):.1f}%, visible {100 * summary.rate(summary.visible[c]):.1f}%"
+                     for c in summary.in_view)
+    typer.echo(f"{summary.samples} samples; gripper open {100 * summary.rate(summary.gripper_open):.1f}%; {cams}")
+
+
+@app.command()
 def robots() -> None:
     """List the robots, their model source, and whether the model is available here."""
     from statgen.robots import robot_table

@@ -269,62 +269,64 @@ def export_lerobot(src: Source, target: Target, *, cameras: list[str], kinds: li
     try:
         with target.stream(EPISODES_PATH.format(chunk_index=0, file_index=0)) as ef:
             ep_writer = pq.ParquetWriter(ef, EPISODES_SCHEMA, compression="snappy")
-            batch: dict[str, list] = {k: [] for k in ("state", "joints", "action", "timestamp", "frame_index", "episode_index", "index", "task_index", "source_index")}
-            for frames in episodes.group(src.samples()):
-                split = frames[0].split
-                chunk, file = data.where()
-                fps = INDEPENDENT_FPS if episodes.mode == "independent" else episodes.hz
-                states = [rosa_state(f) for f in frames]
-                ep_tasks: list[str] = []
-                for t, s in enumerate(frames):
-                    task = s.fields.text[kinds[0]].question
-                    if task not in tasks:
-                        tasks[task] = len(tasks)
-                    if task not in ep_tasks:
-                        ep_tasks.append(task)
-                    action = states[t + 1] if t + 1 < len(frames) else states[t]
-                    row: dict[str, Any] = {}
-                    nbytes = 0
-                    for cam in cameras:
-                        img = s.image(cam, src.image_format)
-                        row[f"observation.images.{cam}"] = {"bytes": img, "path": f"{s.key}.{cam}.{src.image_format}"}
-                        nbytes += len(img)
-                        img_stats[cam].update(decode_rgb(img, src.image_format))
-                    row["observation.state"] = states[t]
-                    row["observation.joint_positions"] = list(s.fields.state.qpos)
-                    row["action"] = action
-                    for k in kinds:
-                        qa = s.fields.text[k]
-                        row[f"text.{k}.question"], row[f"text.{k}.answer"] = qa.question, qa.answer
-                    row["source_index"] = s.fields.index
-                    row["timestamp"] = t / fps
-                    row["frame_index"] = t
-                    row["episode_index"] = ep_index
-                    row["index"] = frame + t
-                    row["task_index"] = tasks[task]
-                    data.add(row, nbytes + 200)
-                    for k, v in (("state", states[t]), ("joints", row["observation.joint_positions"]), ("action", action),
-                                 ("timestamp", [row["timestamp"]]), ("frame_index", [t]), ("episode_index", [ep_index]),
-                                 ("index", [frame + t]), ("task_index", [tasks[task]]), ("source_index", [s.fields.index])):
-                        batch[k].append(v)
-                    if progress is not None:
-                        progress(1)
-                ep_rows.append({"episode_index": ep_index, "tasks": ep_tasks, "length": len(frames), "data/chunk_index": chunk, "data/file_index": file,
-                                "dataset_from_index": frame, "dataset_to_index": frame + len(frames),
-                                "meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0})
-                rng = split_ranges.setdefault(split, [ep_index, ep_index])
-                rng[1] = ep_index + 1
-                frame += len(frames)
-                ep_index += 1
-                if len(ep_rows) >= 1000:
+            try:
+                batch: dict[str, list] = {k: [] for k in ("state", "joints", "action", "timestamp", "frame_index", "episode_index", "index", "task_index", "source_index")}
+                for frames in episodes.group(src.samples()):
+                    split = frames[0].split
+                    chunk, file = data.where()
+                    fps = INDEPENDENT_FPS if episodes.mode == "independent" else episodes.hz
+                    states = [rosa_state(f) for f in frames]
+                    ep_tasks: list[str] = []
+                    for t, s in enumerate(frames):
+                        task = s.fields.text[kinds[0]].question
+                        if task not in tasks:
+                            tasks[task] = len(tasks)
+                        if task not in ep_tasks:
+                            ep_tasks.append(task)
+                        action = states[t + 1] if t + 1 < len(frames) else states[t]
+                        row: dict[str, Any] = {}
+                        nbytes = 0
+                        for cam in cameras:
+                            img = s.image(cam, src.image_format)
+                            row[f"observation.images.{cam}"] = {"bytes": img, "path": f"{s.key}.{cam}.{src.image_format}"}
+                            nbytes += len(img)
+                            img_stats[cam].update(decode_rgb(img, src.image_format))
+                        row["observation.state"] = states[t]
+                        row["observation.joint_positions"] = list(s.fields.state.qpos)
+                        row["action"] = action
+                        for k in kinds:
+                            qa = s.fields.text[k]
+                            row[f"text.{k}.question"], row[f"text.{k}.answer"] = qa.question, qa.answer
+                        row["source_index"] = s.fields.index
+                        row["timestamp"] = t / fps
+                        row["frame_index"] = t
+                        row["episode_index"] = ep_index
+                        row["index"] = frame + t
+                        row["task_index"] = tasks[task]
+                        data.add(row, nbytes + 200)
+                        for k, v in (("state", states[t]), ("joints", row["observation.joint_positions"]), ("action", action),
+                                     ("timestamp", [row["timestamp"]]), ("frame_index", [t]), ("episode_index", [ep_index]),
+                                     ("index", [frame + t]), ("task_index", [tasks[task]]), ("source_index", [s.fields.index])):
+                            batch[k].append(v)
+                        if progress is not None:
+                            progress(1)
+                    ep_rows.append({"episode_index": ep_index, "tasks": ep_tasks, "length": len(frames), "data/chunk_index": chunk, "data/file_index": file,
+                                    "dataset_from_index": frame, "dataset_to_index": frame + len(frames),
+                                    "meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0})
+                    rng = split_ranges.setdefault(split, [ep_index, ep_index])
+                    rng[1] = ep_index + 1
+                    frame += len(frames)
+                    ep_index += 1
+                    if len(ep_rows) >= 1000:
+                        ep_writer.write_table(pa.Table.from_pylist(ep_rows, schema=EPISODES_SCHEMA))
+                        ep_rows = []
+                    if len(batch["state"]) >= ROW_GROUP_FRAMES:
+                        _update_stats(vec_stats, batch)
+                if ep_rows:
                     ep_writer.write_table(pa.Table.from_pylist(ep_rows, schema=EPISODES_SCHEMA))
-                    ep_rows = []
-                if len(batch["state"]) >= ROW_GROUP_FRAMES:
-                    _update_stats(vec_stats, batch)
-            if ep_rows:
-                ep_writer.write_table(pa.Table.from_pylist(ep_rows, schema=EPISODES_SCHEMA))
-            _update_stats(vec_stats, batch)
-            ep_writer.close()
+                _update_stats(vec_stats, batch)
+            finally:
+                ep_writer.close()  # also on a failure: an unclosed writer complains when it is collected
         data.close()
     except BaseException:
         data.abort()

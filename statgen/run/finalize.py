@@ -60,3 +60,10 @@ def write_dataset(out: Store, dataset: DatasetInfo, *, identity: dict[str, Any],
         raise RunError("internal error: dataset.json's config differs from the run identity; rerun with --resume")
     maybe_kill("before_dataset_json")
     write_json(out, "dataset.json", dataset.to_json())
+
+
+def write_card(out: Store, dataset: DatasetInfo, results: dict[int, tuple[ShardInfo, dict[str, Any]]]) -> None:
+    """The dataset card (README.md) and its plots (stats/), before dataset.json (statgen.export.card)."""
+    from statgen.export.card import write_card as card
+
+    card(out, dataset, {info.name: extra for info, extra in results.values()})

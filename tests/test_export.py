@@ -132,6 +132,33 @@ def test_llamafactory_records_and_dataset_info(ds, src, splits, tmp_path):
     assert len(by_image) == 24
 
 
+def test_llamafactory_loads_as_llamafactory_loads_it(ds, src, tmp_path, monkeypatch):
+    """LLaMA-Factory's file loader: the dataset_info.json entry's file_name under dataset_dir, read with
+    datasets' json builder (data/loader.py, load_from "file"), then its sharegpt checks: user/assistant
+    alternating from the entry's tags, and as many <image> tags as images (mm_plugin), each image under dataset_dir."""
+    import datasets
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    out = tmp_path / "lf"
+    export(str(ds), to="llamafactory", out=str(out))
+    info = json.loads((out / "dataset_info.json").read_text())
+    total = 0
+    for name, entry in info.items():
+        d = datasets.load_dataset("json", data_files=str(out / entry["file_name"]), split="train", cache_dir=str(tmp_path / "cache"))
+        cols, tags = entry["columns"], entry["tags"]
+        for rec in d:
+            msgs = rec[cols["messages"]]
+            roles = [m[tags["role_tag"]] for m in msgs]
+            assert roles == [tags["user_tag"], tags["assistant_tag"]] * (len(roles) // 2) and len(roles) % 2 == 0
+            n_tags = sum(m[tags["content_tag"]].count("<image>") for m in msgs)
+            assert n_tags == len(rec[cols["images"]]) == 1
+            key = Path(rec[cols["images"]][0]).name.split(".")[0]
+            assert _pixels((out / rec[cols["images"]][0]).read_bytes()).shape == (224, 224, 3)
+            assert msgs[1][tags["content_tag"]] in {json.loads(src[key]["json"])["text"][k]["answer"] for k in ("rosa", "natural")}
+            total += 1
+    assert total == 48  # 24 samples x 2 text kinds
+
+
 # --------------------------------------------------------------------------- LeRobot v3.0 (the files; the reader is in its own module)
 
 
@@ -179,6 +206,63 @@ def test_lerobot_layout_totals_and_values(ds, src, splits, tmp_path):
 
     tasks = pd.read_parquet(out / "meta/tasks.parquet")
     assert list(tasks.index) == ["What is the current state of the robot?"] and list(tasks["task_index"]) == [0]
+
+
+def _lerobot_hf_features(features: dict):
+    """datasets.Features from info.json's features, as lerobot 0.4's get_hf_features_from_features builds them
+    (lerobot/datasets/utils.py; info.json's shapes become tuples when LeRobot loads it)."""
+    import datasets
+
+    out = {}
+    for key, ft in features.items():
+        shape = tuple(ft["shape"])
+        if ft["dtype"] == "video":
+            continue
+        if ft["dtype"] == "image":
+            out[key] = datasets.Image()
+        elif shape == (1,):
+            out[key] = datasets.Value(dtype=ft["dtype"])
+        elif len(shape) == 1:
+            out[key] = datasets.Sequence(length=shape[0], feature=datasets.Value(dtype=ft["dtype"]))
+        else:
+            raise AssertionError(f"{key}: shape {shape} is not one LeRobot 0.4 builds for these features")
+    return datasets.Features(out)
+
+
+def test_lerobot_data_loads_as_lerobot_loads_it(ds, src, tmp_path, monkeypatch):
+    """Without lerobot: its load path (load_nested_dataset: datasets.Dataset.from_parquet over data/*/*.parquet with the
+    features above; episodes from meta/episodes), checked against the source. LeRobotDataset itself is in
+    test_export_lerobot_reader.py."""
+    import datasets
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    out = tmp_path / "lr"
+    export(str(ds), to="lerobot", out=str(out))
+    info = json.loads((out / "meta/info.json").read_text())
+    paths = sorted(str(p) for p in (out / "data").glob("*/*.parquet"))
+    assert paths == [str(out / info["data_path"].format(chunk_index=0, file_index=0))]
+    hf = datasets.Dataset.from_parquet(paths, features=_lerobot_hf_features(info["features"]), cache_dir=str(tmp_path / "cache"))
+    assert len(hf) == info["total_frames"] == 24
+    assert set(hf.column_names) == set(info["features"])
+    episodes = datasets.Dataset.from_parquet(sorted(str(p) for p in (out / "meta/episodes").glob("*/*.parquet")),
+                                             cache_dir=str(tmp_path / "cache"))
+    assert len(episodes) == info["total_episodes"]
+    for ep in episodes:
+        frames = hf.select(range(ep["dataset_from_index"], ep["dataset_to_index"]))
+        assert frames["episode_index"] == [ep["episode_index"]] * ep["length"]
+    for row in hf:
+        key = f"{row['source_index']:09d}"
+        sample = json.loads(src[key]["json"])
+        for cam in ("front", "wrist"):
+            img = row[f"observation.images.{cam}"]  # decoded by datasets.Image, as LeRobot's hf_transform_to_torch receives it
+            assert np.array_equal(np.asarray(img.convert("RGB")), _pixels(src[key][f"{cam}.jpg"]))
+            assert [img.height, img.width, 3] == info["features"][f"observation.images.{cam}"]["shape"]
+        st = sample["state"]
+        assert row["observation.state"] == pytest.approx([*st["ee_pos"], *st["ee_euler_xyz"], float(st["gripper_open"])], abs=1e-6)
+        assert row["text.rosa.answer"] == sample["text"]["rosa"]["answer"]
+    a, b = (int(x) for x in info["splits"]["validation"].split(":"))
+    val_eps = [e for e in episodes if a <= e["episode_index"] < b]
+    assert sum(e["length"] for e in val_eps) == 8
 
 
 def test_lerobot_stats_cover_the_whole_dataset(ds, src, tmp_path):

@@ -116,7 +116,7 @@ def body(info: DatasetInfo, s: Summary, plots: list[str], preview: str | None) -
     frac = info.config.val_fraction
     L.append(f"Splits are whole shards, chosen from the seed ({info.seed}) with `val_fraction` = {frac}; "
              "dataset.json lists each split's shards.\n")
-    L.append(f"- **Robot:** `{info.robot}` ({spec.description}); model `{info.assets[0].source if info.assets else '?'}`, "
+    L.append(f"- **Robot:** `{info.robot}`: {spec.description}; model `{info.assets[0].source if info.assets else '?'}`, "
              f"license {', '.join(sorted({x.license for x in info.assets}))}; model sha256 `{info.model_sha256[:16]}...`.")
     L.append(f"- **Scene:** task `{info.task}`; scene: {_scene_line(info)}.")
     L.append(f"- **Cameras:** {', '.join(f'`{c}`' for c in cams)}, {({'jpg': 'JPEG'}).get(info.config.image_format, info.config.image_format.upper())} images "
@@ -124,7 +124,7 @@ def body(info: DatasetInfo, s: Summary, plots: list[str], preview: str | None) -
     L.append(f"- **Text kinds:** every sample has a question and an answer per kind (ROSA tokens in `rosa`, a metric paraphrase in `natural`).")
     L.append(f"- **Seed:** {info.seed}; sample schema `{info.sample_schema}`.\n")
     L.append("## Acceptance\n")
-    rej = ", ".join(f"{k} {v}" for k, v in sorted(a.rejected.items()))
+    rej = ", ".join(f"{k} {v}" for k, v in sorted(a.rejected.items()) if v) or "none"
     L.append(f"{a.accepted} of {a.drawn} draws were accepted ({100 * a.accepted / max(a.drawn, 1):.1f}%). Rejected: {rej}. "
              "A draw is rejected only for a collision, a TCP outside the workspace box, or a TCP out of the front camera's view; "
              "occlusion is a label (`ee_visible`), not a filter.\n")

@@ -112,6 +112,7 @@ def render(s: Summary, info: DatasetInfo) -> dict[str, bytes]:
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    import matplotlib.ticker  # noqa: F401 - matplotlib.ticker.MaxNLocator below
 
     out: dict[str, bytes] = {}
     title = f"{info.robot} / {info.task}, {s.samples} samples"
@@ -123,7 +124,7 @@ def render(s: Summary, info: DatasetInfo) -> dict[str, bytes]:
         return buf.getvalue()
 
     # workspace coverage
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.4), constrained_layout=True)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.9), constrained_layout=True)
     spec = info.robot_spec
     lo, hi = np.asarray(spec.workspace_min), np.asarray(spec.workspace_max)
     labels = ("x (forward) [m]", "y (left) [m]", "z (up) [m]")
@@ -217,8 +218,9 @@ def render(s: Summary, info: DatasetInfo) -> dict[str, bytes]:
     a = info.acceptance
     ax.set_xlabel("shard")
     ax.set_ylabel("% of draws")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_title(f"Acceptance per shard: {a.accepted} of {a.drawn} draws accepted overall "
-                 f"({100 * a.accepted / max(a.drawn, 1):.1f}%) - {title}", fontsize=10)
+                 f"({100 * a.accepted / max(a.drawn, 1):.1f}%)\n{title}", fontsize=10)
     out["acceptance.png"] = png(fig)
     return out
 

@@ -336,6 +336,28 @@ def test_flipped_byte_fails_loudly(ds, tmp_path, capsys, fmt):
     assert not out.exists() and not _leftovers(tmp_path)
 
 
+@pytest.mark.parametrize("fmt", ["llava", "llamafactory", "lerobot"])
+def test_image_that_does_not_decode_fails_loudly(ds, tmp_path, capsys, fmt):
+    """A flipped byte in a JPEG's header: lerobot decodes it (pixel stats) before the shard's end, llava and
+    llamafactory copy it; each fails with one line naming the shard, and nothing is left."""
+    import tarfile
+
+    bad = tmp_path / "bad"
+    shutil.copytree(ds, bad)
+    shard = bad / "shards/statgen-000002.tar"
+    with tarfile.open(shard) as tf:
+        member = next(m for m in tf.getmembers() if m.name.endswith(".front.jpg"))
+    blob = bytearray(shard.read_bytes())
+    assert blob[member.offset_data:member.offset_data + 2] == b"\xff\xd8"  # JPEG SOI
+    blob[member.offset_data + 1] ^= 0xFF  # no longer a JPEG; the tar still reads
+    shard.write_bytes(bytes(blob))
+    out = tmp_path / "out"
+    code = main(["export", str(bad), "--to", fmt, "--out", str(out), "--quiet"])
+    line = assert_one_line(capsys.readouterr().err, code, 1)
+    assert "statgen-000002.tar" in line and "sha256" in line
+    assert not out.exists() and not _leftovers(tmp_path)
+
+
 def test_truncated_shard_fails_loudly(ds, tmp_path, capsys):
     bad = tmp_path / "bad"
     shutil.copytree(ds, bad)

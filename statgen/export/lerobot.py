@@ -81,6 +81,16 @@ def decode_rgb(data: bytes, image_format: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
+def _decoded(src: Source, s: SourceSample, cam: str, img: bytes) -> np.ndarray:
+    """The image as RGB for the pixel stats; an image that does not decode is a damaged shard (VerifyError, exit 1)."""
+    try:
+        return decode_rgb(img, src.image_format)
+    except Exception as e:  # noqa: BLE001 - simplejpeg and PIL raise ValueError, OSError, ...
+        raise VerifyError(f"{src.store.join(s.shard)}: the {cam} image of sample {s.key} does not decode ({type(e).__name__}): "
+                          f"the shard is damaged (its size and sha256 are checked against dataset.json only at its end); "
+                          f"run `statgen verify {src.uri}`") from None
+
+
 class _Features:
     """The export's features (info.json), its Arrow schema and the `datasets` features stored beside it."""
 
@@ -290,7 +300,7 @@ def export_lerobot(src: Source, target: Target, *, cameras: list[str], kinds: li
                             img = s.image(cam, src.image_format)
                             row[f"observation.images.{cam}"] = {"bytes": img, "path": f"{s.key}.{cam}.{src.image_format}"}
                             nbytes += len(img)
-                            img_stats[cam].update(decode_rgb(img, src.image_format))
+                            img_stats[cam].update(_decoded(src, s, cam, img))
                         row["observation.state"] = states[t]
                         row["observation.joint_positions"] = list(s.fields.state.qpos)
                         row["action"] = action

@@ -85,3 +85,21 @@ def test_generate_writes_the_card(dataset_2w):
     assert meta["configs"][0]["data_files"] == [{"split": "train", "path": "shards/*.tar"}]
     assert all((dataset_2w / "stats" / p).exists() for p in (*PLOTS, "preview.png"))
     assert (dataset_2w / "dataset.json").stat().st_mtime_ns >= (dataset_2w / "README.md").stat().st_mtime_ns
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage"])
+def test_stats_on_a_damaged_index_is_one_line(small_dataset, tmp_path, capsys, damage):
+    import shutil
+
+    from conftest import assert_one_line
+
+    root = tmp_path / "ds"
+    shutil.copytree(small_dataset, root)
+    f = root / "index/statgen-000001.parquet"
+    if damage == "missing":
+        f.unlink()
+    else:
+        f.write_bytes(b"not parquet")
+    code = main(["stats", str(root)])
+    line = assert_one_line(capsys.readouterr().err, code, 1)
+    assert "statgen-000001.parquet" in line

@@ -57,8 +57,10 @@ PROJECTIONS = (("top", 0, 1), ("side", 0, 2), ("front", 1, 2))
 
 def summarise(store: Store, info: DatasetInfo, shard_extras: dict[str, dict[str, Any]] | None = None) -> Summary:
     """Read the index of `info`'s shards, one file at a time."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from statgen.errors import StatgenError, VerifyError
     from statgen.storage.shards import index_name
 
     ranges = np.asarray(info.rosa.ranges, dtype=float)
@@ -75,8 +77,14 @@ def summarise(store: Store, info: DatasetInfo, shard_extras: dict[str, dict[str,
         rel = index_name(shard_no)
         cols = ["ee_pos_x", "ee_pos_y", "ee_pos_z", "ee_euler_roll", "ee_euler_pitch", "ee_euler_yaw", "gripper_open"]
         cols += [f"{c}_{k}" for c in cameras for k in ("in_view", "visible")]
-        with store.open_input(rel) as f:
-            t = pq.read_table(f, columns=cols)
+        try:
+            with store.open_input(rel) as f:
+                t = pq.read_table(f, columns=cols)
+        except (pa.ArrowException, OSError) as e:  # a damaged or foreign index file (a missing one is the store's StorageError)
+            if isinstance(e, StatgenError):
+                raise
+            raise VerifyError(f"{store.join(rel)}: not a readable Parquet index file ({type(e).__name__}); "
+                              f"run `statgen verify {store.uri}`") from None
         v = np.stack([t.column(c).to_numpy(zero_copy_only=False).astype(float) for c in cols[:7]], axis=1)
         s.samples += len(v)
         for name, a, b in PROJECTIONS:

@@ -206,6 +206,13 @@ def test_lerobot_layout_totals_and_values(ds, src, splits, tmp_path):
 
     tasks = pd.read_parquet(out / "meta/tasks.parquet")
     assert list(tasks.index) == ["What is the current state of the robot?"] and list(tasks["task_index"]) == [0]
+    # the export's Hub card: YAML that parses, the robot model's license, data_files that match the data
+    import yaml
+
+    card = (out / "README.md").read_text()
+    meta = yaml.safe_load(card.split("---\n")[1])
+    assert meta["license"] == "apache-2.0" and "LeRobot" in meta["tags"] and meta["configs"][0]["config_name"] == "default"
+    assert sorted(out.glob(meta["configs"][0]["data_files"])) == sorted((out / "data").glob("*/*.parquet"))
 
 
 def _lerobot_hf_features(features: dict):

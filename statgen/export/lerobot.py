@@ -375,10 +375,13 @@ def _update_stats(vec_stats: dict[str, VectorStats], batch: dict[str, list]) -> 
 
 
 def _card(src: Source, info: dict[str, Any]) -> str:
-    lic = src.info.assets[0].license.lower() if src.info.assets else "other"
+    from statgen.export.card import hub_license
+
+    lic, lic_name = hub_license(src.info)  # the Hub's id for the robot model's license, as the dataset's own card
     return (
         "---\n"
         f"license: {lic}\n"
+        + (f"license_name: {json.dumps(lic_name)}\n" if lic_name else "") +
         "task_categories:\n- robotics\n"
         "tags:\n- LeRobot\n- statgen\n- robot-state-estimation\n- synthetic\n"
         "configs:\n- config_name: default\n  data_files: data/*/*.parquet\n"

@@ -107,6 +107,47 @@ def preview(
     typer.echo(f"wrote {path}")
 
 
+@app.command()
+def export(
+    dataset: str = typer.Argument(..., help="Dataset folder, or an s3:// / gs:// prefix."),
+    to: str = typer.Option(..., "--to", help="Format: llava, llamafactory or lerobot."),
+    out: str = typer.Option(..., "--out", help="A new (or empty) folder, or an s3:// / gs:// prefix; never overwritten."),
+    camera: Optional[str] = typer.Option(None, "--camera", help="Camera (llava, llamafactory: default front; lerobot: default every camera)."),
+    text: Optional[str] = typer.Option(None, "--text", help="Comma-separated text kinds, e.g. rosa,natural [default: every kind, rosa first]."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress on stderr."),
+) -> None:
+    """Export a dataset for LLaVA, LLaMA-Factory or LeRobot (v3.0), following its splits."""
+    from statgen.export import export as run
+
+    kinds = [k.strip() for k in text.split(",") if k.strip()] if text is not None else None
+    if text is not None and not kinds:
+        from statgen.errors import ConfigError
+
+        raise ConfigError("--text: expected one or more comma-separated kinds, e.g. rosa,natural")
+    result = run(dataset, to=to, out=out, camera=camera, texts=kinds, progress=not quiet)
+    typer.echo(result.summary())
+
+
+@app.command()
+def stats(
+    dataset: str = typer.Argument(..., help="Dataset folder, or an s3:// / gs:// prefix."),
+) -> None:
+    """Draw the dataset's plots into DIR/stats/: TCP workspace coverage, ROSA dimensions, visibility, gripper, acceptance per shard."""
+    from statgen.errors import VerifyError
+    from statgen.export.plots import write_plots
+    from statgen.storage.fs import Store
+    from statgen.storage.read import read_dataset_json
+
+    store = Store.open(dataset)
+    info = read_dataset_json(store, damaged=VerifyError)
+    summary, written = write_plots(store, info)
+    for rel in written:
+        typer.echo(f"wrote {store.join(rel)}")
+    cams = ", ".join(f"{c} in view {100 * summary.rate(summary.in_view[c]):.1f}%, visible {100 * summary.rate(summary.visible[c]):.1f}%"
+                     for c in summary.in_view)
+    typer.echo(f"{summary.samples} samples; gripper open {100 * summary.rate(summary.gripper_open):.1f}%; {cams}")
+
+
 robots_app = typer.Typer(add_completion=False, rich_markup_mode=None, help="List the robots, or draft a robot TOML from a model file (init).")
 app.add_typer(robots_app, name="robots")
 

@@ -91,14 +91,23 @@ def contact_sheet(root: str | Path, *, out: Path, count: int = 16, camera: str =
 
     `out` ends in .png, .jpg, .jpeg or .webp. The arguments are checked before any shard is read.
     """
-    from PIL import Image
-
     if not 1 <= count <= MAX_COUNT:
         raise ConfigError(f"--count: expected 1 to {MAX_COUNT} samples (tiles on one sheet), got {count}")
     out = Path(out)
     fmt = _check_out(out)
     store = Store.open(str(root))
     ds = read_dataset_json(store, damaged=VerifyError)
+    sheet = sheet_image(store, ds, count=count, camera=camera)
+    _save(sheet, out, fmt)
+    return out
+
+
+def sheet_image(store: Store, ds, *, count: int = 16, camera: str = "front"):
+    """The contact sheet of the dataset that `ds` (its DatasetInfo) describes, as a PIL image: `count`
+    samples spread over it. The dataset card draws it before dataset.json is written."""
+    from PIL import Image
+
+    root = store.uri
     cameras, image = list(ds.config.cameras), f"{camera}.{ds.config.image_format}"
     total, shards = ds.samples, [(s.name, s.first_index, s.samples) for s in ds.shards]
     if camera not in cameras:
@@ -129,5 +138,4 @@ def contact_sheet(root: str | Path, *, out: Path, count: int = 16, camera: str =
     sheet = Image.new("RGB", (cols * tw, rows * th), (20, 20, 20))
     for i, t in enumerate(tiles):
         sheet.paste(t, ((i % cols) * tw, (i // cols) * th))
-    _save(sheet, out, fmt)
-    return out
+    return sheet

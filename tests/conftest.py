@@ -217,3 +217,15 @@ def half_written(out) -> list[str]:
     if (out / "_run/lock").exists():
         bad.append("_run/lock")
     return sorted(bad)
+
+
+# --------------------------------------------------------------------------- a dataset without Ray (exports, card, loading)
+
+
+@pytest.fixture(scope="session")
+def small_dataset(tmp_path_factory):
+    """24 franka samples in 3 shards of 8 (front and wrist cameras), one shard in validation, card
+    included, made in this process without Ray (tests/exports.py). Read-only: copy it to damage it."""
+    from exports import make_dataset
+
+    return make_dataset(tmp_path_factory.mktemp("small") / "ds", cameras=("front", "wrist"))

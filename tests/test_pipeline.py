@@ -175,7 +175,7 @@ def test_refusals_leave_the_dataset_untouched(two_workers):
 def test_resume_after_sigkill(two_workers, tmp_path):
     out = tmp_path / "killed"
     n = 2 * N  # twice the reference: the kill lands with shards still to do
-    run = [*gen_args(out, "--workers", "2")]
+    run = [*gen_args(out, "--workers", "2", "--val-fraction", "0.3")]  # splits: chosen from the seed, so the same on resume
     run[run.index("--n") + 1] = str(n)
     p = subprocess.Popen([sys.executable, "-m", "statgen.cli", *run],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -199,6 +199,12 @@ def test_resume_after_sigkill(two_workers, tmp_path):
     assert {k: got[k] for k in ref} == ref
     ds = json.loads((out / "dataset.json").read_text())
     assert ds["samples"] == n and len(ds["shards"]) == n // SHARD
+    # the resumed run's splits are the ones the seed gives, and they changed no sample (ref has no validation split)
+    from statgen.core.splits import split_shards
+
+    names = [s["name"] for s in ds["shards"]]
+    assert ds["splits"] == {k: [names[i] for i in v] for k, v in split_shards(ds["seed"], n // SHARD, 0.3).items()}
+    assert ds["splits"]["validation"] and ds["config"]["val_fraction"] == 0.3
 
 
 def test_webdataset_iteration(two_workers):

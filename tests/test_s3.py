@@ -61,6 +61,9 @@ def test_generate_to_s3_matches_a_local_run(s3_env, s3_dataset, dataset_2w):
     assert states(store) == states(local)  # same config and seed: same data, wherever it is written
     for s in ds["shards"]:
         assert store.sha256(s["name"]) == s["sha256"]
+    # the dataset card and its figures, written through the store like the rest
+    assert store.read_bytes("README.md") == local.read_bytes("README.md")
+    assert sorted(store.list("stats")) == sorted(local.list("stats"))
 
 
 def test_verify_over_s3(s3_server, s3_dataset):

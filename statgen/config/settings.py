@@ -128,6 +128,9 @@ class GenerateConfig:
     max_draws_per_sample: int = setting(200, kind="int", toml="sampling.max_draws_per_sample",
                                         check=lambda v: None if v >= 1 else f"expected >= 1, got {v}")
     rosa_ranges: tuple[tuple[float, float], ...] | None = setting(None, kind="rosa_ranges", toml="rosa.ranges")  # None: the robot's
+    val_fraction: float = setting(0.0, kind="float", toml="split.val_fraction", flag="--val-fraction", metavar="<float>",
+                                  check=lambda v: None if 0.0 <= v < 1.0 else f"expected a fraction in [0, 1), got {v}",
+                                  help="Fraction of whole shards assigned to the validation split, chosen from the seed [default: 0].")
     # --- not part of the run identity ---
     pipeline: str | None = setting(None, kind="str", flag="--pipeline", identity=False,  # the pipeline file it came from
                                    help="Pipeline name or .toml path; flags override it.")

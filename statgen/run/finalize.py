@@ -7,13 +7,15 @@ from typing import Any
 
 from statgen import __version__
 from statgen.core.rosa import BINS, DIMS
+from statgen.core.splits import split_shards
 from statgen.errors import RunError
 from statgen.faults import maybe_kill
-from statgen.run.job import Job
+from statgen.run.job import Job, plan_shards
 from statgen.run.producer import peak_rss_mb
 from statgen.schema import DATASET_SCHEMA, SAMPLE_SCHEMA, Acceptance, AssetInfo, DatasetInfo, Resources, RosaInfo, ShardInfo
 from statgen.storage.fs import Store
 from statgen.storage.run import write_json
+from statgen.storage.shards import shard_name
 
 
 def versions(gl: str) -> dict[str, str]:
@@ -45,6 +47,8 @@ def dataset_info(job: Job, results: dict[int, tuple[ShardInfo, dict[str, Any]]],
         samples_per_second=samples_per_second,
         resources=Resources(driver_peak_rss_mb=round(peak_rss_mb(), 1),
                             worker_peak_rss_mb=max((e.get("worker_peak_rss_mb", 0.0) for _, e in results.values()), default=0.0)),
+        splits={k: [shard_name(s) for s in v]
+                for k, v in split_shards(cfg.seed, len(plan_shards(cfg.n, cfg.shard_size)), cfg.val_fraction).items()},
     )
 
 
@@ -56,3 +60,10 @@ def write_dataset(out: Store, dataset: DatasetInfo, *, identity: dict[str, Any],
         raise RunError("internal error: dataset.json's config differs from the run identity; rerun with --resume")
     maybe_kill("before_dataset_json")
     write_json(out, "dataset.json", dataset.to_json())
+
+
+def write_card(out: Store, dataset: DatasetInfo, results: dict[int, tuple[ShardInfo, dict[str, Any]]]) -> None:
+    """The dataset card (README.md) and its plots (stats/), before dataset.json (statgen.export.card)."""
+    from statgen.export.card import write_card as card
+
+    card(out, dataset, {info.name: extra for info, extra in results.values()})

@@ -209,5 +209,6 @@ def _write(job: Job, out: Store, identity: dict[str, Any], plans: list[ShardPlan
                 resume.sweep_partials(out)
     rate = progress.finish(done_before + report.written_samples)
     dataset = finalize.dataset_info(job, results, gl_renderer=gl, samples_per_second=round(rate, 2) if todo else None)
+    finalize.write_card(out, dataset, results)
     finalize.write_dataset(out, dataset, identity=identity, n=cfg.n)
     return {**dataset.to_json(), "run": report.as_dict()}

@@ -25,6 +25,10 @@ def remove_dataset_files(out: Store) -> None:
     left for complete; then shards, index, partial files, shards.jsonl and run.json). Other files
     are left alone, and so is the lock: the caller holds it."""
     out.delete("dataset.json")
+    out.delete("README.md")  # the dataset card and its plots (statgen.export.card)
+    for rel in out.list("stats"):
+        if rel.endswith(".png"):
+            out.delete(rel)
     for sub in ("shards", "index"):
         for rel in out.list(sub):
             out.delete(rel)
@@ -48,7 +52,7 @@ def remove_empty_dirs(out: Store, new_dirs: list[pathlib.Path]) -> None:
     """rmdir (never a recursive delete) the dataset's own sub-folders, then the folders this run created."""
     if not out.is_local:
         return
-    for d in [out.local_root / sub for sub in ("index", "shards", RUN_DIR)] + new_dirs:
+    for d in [out.local_root / sub for sub in ("index", "shards", "stats", RUN_DIR)] + new_dirs:
         try:
             d.rmdir()
         except OSError:

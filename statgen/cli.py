@@ -34,8 +34,12 @@ def generate(**given: Any) -> None:
     ds = run(build_config(values, flags=flags))
     out_dir = out or f"data/{ds['robot']}"
     rate, acc, did = ds.get("samples_per_second"), ds["acceptance"], ds["run"]
+    complete = f"{ds['samples']} samples already complete in {out_dir} ({_shards(len(ds['shards']))}, checksums verified)"
     if did["already_complete"]:
-        typer.echo(f"nothing to do: {ds['samples']} samples already complete in {out_dir} ({_shards(len(ds['shards']))}, checksums verified)")
+        typer.echo(f"nothing to do: {complete}")
+        return
+    if did["repaired"]:
+        typer.echo(f"repaired {out_dir}: {'; '.join(did['repaired'])}; {complete}")
         return
     wrote = f"wrote {did['written_samples']} samples in {_shards(did['written_shards'])}"
     if did["kept_shards"]:

@@ -405,19 +405,96 @@ def test_preview_that_fails_while_writing_leaves_nothing(dataset_2w, tmp_path, c
 
 
 # --------------------------------------------------------------------------- environment (rows 14, 15)
-@pytest.mark.parametrize("command", ["generate", "verify"])
-def test_unknown_mujoco_gl_is_one_line_exit_2(command, tmp_path):
-    """Row 14: MUJOCO_GL=banana. mujoco reads it at import, so this needs a fresh process."""
+def _osmesa_loads() -> bool:
+    from statgen.sim.gl import _loads
+
+    return _loads("OSMesa")
+
+
+GL_CASES = {
+    "banana": ("banana", ["'banana'", "egl", "osmesa", "glfw"]),
+    "osmesa without libOSMesa": ("osmesa", ["osmesa", "libOSMesa", "apt-get install libosmesa6", "MUJOCO_GL=egl", "glfw"]),
+    "off": ("off", ["'off'", "turns rendering off", "egl", "osmesa", "glfw"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GL_CASES))
+def test_mujoco_gl_that_cannot_render_is_one_line_exit_2(case, tmp_path):
+    """Row 14, and MUJOCO_GL=osmesa where libOSMesa is missing (a 63-line traceback from `import mujoco`
+    before): generate exits 2 with one line naming the backend and what to install or use, before
+    anything is written. mujoco reads MUJOCO_GL at import, so this needs a fresh process."""
     import os
 
     from conftest import run_cli
 
+    value, needles = GL_CASES[case]
+    if value == "osmesa" and _osmesa_loads():
+        pytest.skip("libOSMesa is installed here: MUJOCO_GL=osmesa renders")
     out = tmp_path / "out"
-    args = ["generate", "--robot", "franka", "--n", "4", "--out", str(out), "--quiet"] if command == "generate" else ["verify", str(out)]
-    p = run_cli(*args, check=False, env={**os.environ, "MUJOCO_GL": "banana"}, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k != "PYOPENGL_PLATFORM"}  # as in a fresh shell (mujoco.egl set it here)
+    p = run_cli("generate", "--robot", "franka", "--n", "4", "--out", str(out), "--quiet", check=False,
+                env={**env, "MUJOCO_GL": value}, timeout=120)
     line = assert_one_line(p.stderr, p.returncode, 2)
-    assert "MUJOCO_GL" in line and "'banana'" in line and all(b in line for b in ("egl", "osmesa", "glfw")), line
+    assert "MUJOCO_GL" in line and all(n in line for n in needles), line
     assert not out.exists() and half_written(out) == []
+
+
+@pytest.mark.parametrize("value", ["banana", "osmesa", "off"])
+def test_verify_needs_no_gl_backend(value, dataset_2w):
+    """verify renders nothing (FK and the seed re-draw need no GL): whatever MUJOCO_GL says, it checks the dataset."""
+    import os
+
+    from conftest import run_cli
+
+    env = {k: v for k, v in os.environ.items() if k != "PYOPENGL_PLATFORM"}  # as in a fresh shell (mujoco.egl set it here)
+    p = run_cli("verify", str(dataset_2w), check=False, env={**env, "MUJOCO_GL": value}, timeout=300)
+    assert p.returncode == 0 and p.stderr == "", p.stdout + p.stderr
+    assert p.stdout.strip().splitlines()[-1].endswith(": OK") and "re-checked by FK" in p.stdout
+
+
+def test_a_gl_context_that_cannot_be_made_is_a_config_error(franka_scene, monkeypatch):
+    """A backend that loads but cannot make a context (EGL without a device, glfw without a display):
+    one line naming the backend, exit 2, not a worker's traceback."""
+    import mujoco
+
+    from statgen.config import RenderSettings
+    from statgen.errors import ConfigError
+    from statgen.sim.render import CameraRenderer
+
+    def no_context(*a, **k):
+        raise RuntimeError("Cannot initialize a EGL device display.\nmore detail")
+
+    monkeypatch.setattr(mujoco, "Renderer", no_context)
+    with pytest.raises(ConfigError) as err:
+        CameraRenderer(franka_scene, render=RenderSettings())
+    msg = str(err.value)
+    assert "\n" not in msg and "MUJOCO_GL=egl" in msg and "cannot create an OpenGL context" in msg and "EGL device display" in msg, msg
+    assert err.value.exit_code == 2
+
+
+def test_gl_problem_names_the_backend_and_the_way_out(monkeypatch):
+    """Without touching this process's mujoco: what is missing, what to install, and only a value that loads here."""
+    from statgen.sim import gl
+
+    gl._problem.cache_clear()
+    monkeypatch.setattr(gl, "_loads", lambda name: name != "OSMesa")
+    try:
+        msg = gl.gl_problem({"MUJOCO_GL": "osmesa"}, system="Linux")
+        assert "osmesa backend cannot load libOSMesa" in msg and "libosmesa6" in msg and "MUJOCO_GL=egl" in msg, msg
+        assert "egl, osmesa or glfw" in msg, msg
+        assert gl.gl_problem({"MUJOCO_GL": "egl"}, system="Linux") is None
+        assert "PYOPENGL_PLATFORM" in gl.gl_problem({"MUJOCO_GL": "egl", "PYOPENGL_PLATFORM": "osmesa"}, system="Linux")
+        assert "needs a display" in gl.gl_problem({"MUJOCO_GL": "glfw"}, system="Linux")
+        gl._problem.cache_clear()
+        monkeypatch.setattr(gl, "_loads", lambda name: False)  # neither headless backend loads: no value is recommended
+        msg = gl.gl_problem({"MUJOCO_GL": "egl"}, system="Linux")
+        assert "cannot load libEGL" in msg and "libegl1" in msg and "MUJOCO_GL=osmesa" not in msg, msg
+        with pytest.raises(gl.ConfigError, match="libEGL"):
+            monkeypatch.setattr(gl, "_import_problem", None)
+            monkeypatch.setenv("MUJOCO_GL", "egl")
+            gl.require_rendering()
+    finally:
+        gl._problem.cache_clear()
 
 
 def test_mujoco_gl_check_accepts_what_mujoco_accepts():

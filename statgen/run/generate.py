@@ -26,6 +26,7 @@ from statgen.run.pool import RaySession, run_shards
 from statgen.run.progress import Progress
 from statgen.schema import ShardInfo
 from statgen.sim.assets import resolve_model, simplify_visual_meshes
+from statgen.sim.gl import require_rendering
 from statgen.sim.scene import build_scene
 from statgen.storage.fs import Store
 from statgen.storage.run import RunLock, ShardLog
@@ -33,6 +34,7 @@ from statgen.storage.run import RunLock, ShardLog
 
 def prepare(cfg: GenerateConfig) -> tuple[Job, Store]:
     """Load and check everything; raises ConfigError before anything is written."""
+    require_rendering()  # the workers render: a MUJOCO_GL that cannot is one line here, before Ray
     robot = load_robot(cfg.robot)
     task = load_task(cfg.task)
     for c in cfg.cameras:

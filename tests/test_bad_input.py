@@ -598,11 +598,32 @@ RUN_TIMEOUT_S = 300
 LONG_N = 6 * E2E_SHARD  # 6 shards on one worker: a signal sent after the first is recorded lands mid-run
 
 
-def _generate(out: Path, *extra: str, n: int = LONG_N) -> subprocess.Popen:
+WORKER_NOISE = "WORKER-NOISE-MARKER"
+# A sitecustomize that makes every Ray worker process write to its stdout and stderr as it starts and
+# as it exits, as a worker killed mid-task does with its C++ stack dump ("*** SIGABRT received",
+# "Mutex corrupt"): deterministic stand-ins for the intermittent dumps a failed run used to print.
+_NOISY_SITECUSTOMIZE = f"""
+import atexit, os, sys
+if any("default_worker" in a for a in sys.argv):
+    for fd in (1, 2):
+        os.write(fd, b"*** {WORKER_NOISE} SIGABRT received at start ***\\n")
+    atexit.register(lambda: [os.write(fd, b"*** {WORKER_NOISE} at exit ***\\n") for fd in (1, 2)])
+"""
+
+
+def _noisy_workers_env(tmp_path: Path) -> dict[str, str]:
+    """This environment, with every Ray worker writing WORKER_NOISE to its stdout and stderr."""
+    site = tmp_path / "noisy_site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(_NOISY_SITECUSTOMIZE)
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+
+
+def _generate(out: Path, *extra: str, n: int = LONG_N, env: dict[str, str] | None = None) -> subprocess.Popen:
     """`statgen generate` in a subprocess that leads its own process group (so the group can be signalled)."""
     args = ["generate", "--robot", "franka", "--n", str(n), "--shard-size", str(E2E_SHARD), "--workers", "1", "--out", str(out), "--quiet", *extra]
     return subprocess.Popen([sys.executable, "-m", "statgen.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, env=env)
 
 
 def _wait_first_shard(p: subprocess.Popen, out: Path) -> None:
@@ -624,16 +645,18 @@ def _recorded(out: Path) -> list[dict]:
 @pytest.mark.parametrize("target", ["process", "group"])
 def test_signal_stops_generate_cleanly_and_resume_completes(sig, code, target, tmp_path):
     """Rows 1, 2 (and 16 for the resume): Ctrl-C (SIGINT) or SIGTERM, to the driver or to its whole
-    process group, exits 130/143 with one line naming --resume, no Ray dump, nothing half-written,
-    the lock released and the finished shards kept; --resume then completes, says what it kept,
-    ends its progress at 100%, and verify accepts the dataset."""
+    process group, exits 130/143 with one line naming --resume, no Ray dump (not even from workers
+    that write to their stdout and stderr), nothing half-written, the lock released and the finished
+    shards kept; --resume then completes, says what it kept, ends its progress at 100%, and verify
+    accepts the dataset."""
     out = tmp_path / "ds"
-    p = _generate(out)
+    p = _generate(out, env=_noisy_workers_env(tmp_path))
     _wait_first_shard(p, out)
     signum = getattr(signal, sig)
     os.killpg(p.pid, signum) if target == "group" else p.send_signal(signum)
-    _, err = p.communicate(timeout=RUN_TIMEOUT_S)
+    std, err = p.communicate(timeout=RUN_TIMEOUT_S)
     line = assert_one_line(err, p.returncode, code)
+    assert WORKER_NOISE not in std, std
     assert "--resume" in line and sig in line, line
     assert half_written(out) == []  # no partial shard, no lock
     assert not (out / "dataset.json").exists()
@@ -714,6 +737,18 @@ def test_run_failing_before_any_shard_leaves_nothing(existed, tmp_path):
         assert out.is_dir() and list(out.iterdir()) == []
     else:
         assert not (tmp_path / "parent").exists()
+
+
+@pytest.mark.slow
+def test_a_failed_run_prints_nothing_from_the_workers(tmp_path):
+    """A failed run prints statgen's one line and nothing of what its Ray workers write (their dumps
+    when they are killed at shutdown used to reach the terminal through Ray's log_to_driver)."""
+    out = tmp_path / "out"
+    p = run_cli("generate", "--robot", "franka", "--n", "16", "--shard-size", "8", "--workers", "2", "--task", _blind_task(tmp_path),
+                "--out", str(out), check=False, timeout=RUN_TIMEOUT_S, env=_noisy_workers_env(tmp_path))
+    line = assert_one_line(p.stderr, p.returncode, 1)
+    assert "no feasible configuration" in line
+    assert WORKER_NOISE not in p.stdout + p.stderr, p.stdout + p.stderr
 
 
 def test_overwrite_and_resume_together_are_a_usage_error(tmp_path, capsys):

@@ -148,7 +148,8 @@ class Store:
             yield
         except (OSError, pa.ArrowException) as e:
             cls = type(e) if type(e) in _PLAIN_OS_ERRORS else OSError
-            err = cls(f"cannot {what} {self.join(rel)}: {_reason(e)}")
+            where = self.join(rel)
+            err = cls(f"cannot {what} {where}: {_reason(e, where)}")
             err.errno = getattr(e, "errno", None)
             raise err from e
 
@@ -384,9 +385,14 @@ class _ObjectReader(io.RawIOBase):
         super().close()
 
 
-def _reason(e: BaseException) -> str:
+def _reason(e: BaseException, where: str = "") -> str:
+    """The cause in a few words; its file name only when it says more than `where` (the location
+    the message already names), e.g. the hidden temporary file a write went to."""
     if isinstance(e, OSError) and e.strerror and not isinstance(e, pa.ArrowException):
-        return e.strerror + (f" ({e.filename})" if e.filename else "")
+        name = os.fspath(e.filename) if e.filename else ""
+        name = name.decode(errors="replace") if isinstance(name, bytes) else name
+        said = bool(name) and (where == name or where.endswith("/" + name.lstrip("/")))
+        return e.strerror + (f" ({name})" if name and not said else "")
     return str(e).splitlines()[0] if str(e) else type(e).__name__
 
 

@@ -281,7 +281,7 @@ def test_verify_reports_true_counts_for_damage(case, dataset_2w, tmp_path, capsy
     for needle in needles:
         assert needle in out, f"{needle!r} not in:\n{out}"
     last = out.strip().splitlines()[-1]
-    assert last.startswith(f"{n_problems} problem(s) in "), out
+    assert last.startswith(f"{n_problems} problem{'' if n_problems == 1 else 's'} in "), out
     assert (checked in last) if checked else ("checked" not in last), out
     assert "Repair: `statgen generate --resume" in last
     _no_false_counts(out)
@@ -300,14 +300,14 @@ def test_verify_without_run_record_catches_an_edited_seed_by_redrawing(dataset_2
     out, err = capsys.readouterr()
     assert code == 1 and err == "", out + err
     assert "problem: the data does not reproduce from dataset.json's seed 7" in out
-    assert out.strip().splitlines()[-1].startswith("1 problem(s) in ")
+    assert out.strip().splitlines()[-1].startswith("1 problem in ")
     assert "--resume" in out and "cannot repair it" in out and "Repair: `statgen generate --resume" not in out
 
 
 def test_verify_clean_copy_reports_every_check(dataset_2w, capsys):
     assert main(["verify", str(dataset_2w)]) == 0
     out = capsys.readouterr().out
-    assert out.strip().splitlines()[-1] == "verified 24 samples in 3 shards (24 re-checked by FK, 3 shard(s) re-drawn from the seed): OK"
+    assert out.strip().splitlines()[-1] == "verified 24 samples in 3 shards (24 re-checked by FK, 3 shards re-drawn from the seed): OK"
 
 
 def _no_model_env(tmp_path: Path) -> dict:
@@ -586,6 +586,7 @@ def test_unreachable_address_is_one_line_without_ray_noise(case, tmp_path):
 
 import json  # noqa: E402
 import os  # noqa: E402
+import re  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
@@ -662,6 +663,8 @@ def test_signal_stops_generate_cleanly_and_resume_completes(sig, code, target, t
     assert not (out / "dataset.json").exists()
     recorded = _recorded(out)
     assert 1 <= len(recorded) < LONG_N // E2E_SHARD
+    k, samples = len(recorded), sum(s["samples"] for s in recorded)  # the stop line's counts are the log's
+    assert f"{samples} of {LONG_N} samples are in {k} finished shard{'' if k == 1 else 's'} in " in line, line
     for shard in recorded:  # the finished shards are kept, intact
         assert (out / shard["name"]).stat().st_size == shard["bytes"]
 
@@ -844,13 +847,13 @@ def test_progress_of_a_resumed_run_counts_from_the_kept_samples():
 
     stream, clock = io.StringIO(), _Clock()
     prog = Progress(total=3000, done=1000, label="statgen franka", stream=stream, tty=False, clock=clock)
-    prog.note("resuming data/franka: kept 1 finished shard(s) (1000 samples), writing 2 more")
+    prog.note("resuming data/franka: kept 1 finished shard (1000 samples), writing 2 more")
     clock.t += 5.0
     prog.update(1500)  # within 10 s of the last line: not printed to a log file
     clock.t += 5.0
     assert prog.finish(3000) == pytest.approx(200.0)  # rate of this run's samples only
     lines = stream.getvalue().splitlines()
-    assert lines == ["statgen franka: resuming data/franka: kept 1 finished shard(s) (1000 samples), writing 2 more",
+    assert lines == ["statgen franka: resuming data/franka: kept 1 finished shard (1000 samples), writing 2 more",
                      "statgen franka: 3000/3000 samples (100%)  200.0 samples/s  ETA 0m00s"]
 
 
@@ -906,3 +909,50 @@ def test_resume_of_a_damaged_finished_dataset_repairs_it(damage, dataset_2w, tmp
 
 
 # --------------------------------------------------------------------------- storage faults (EIO, GCS, the lock)
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "RunError"])
+def test_a_stopped_or_failed_run_starts_its_line_below_the_progress_line(how, tmp_path, monkeypatch, capsys):
+    """On a terminal the progress line is redrawn in place ("\\r...", no newline): the stop or failure
+    line must start a line of its own, not continue the progress text. Ray is replaced by a stand-in
+    that reports progress, then is stopped (a real SIGINT to this process) or fails."""
+    import statgen.run.generate as g
+    from statgen.errors import RunError
+
+    class TerminalProgress(g.Progress):
+        def __init__(self, **kw):
+            ticks = iter(range(0, 10**6))  # a second passes between any two looks at the clock: every update draws
+            super().__init__(**{**kw, "tty": True, "clock": lambda: float(next(ticks))})
+
+    def run_shards(job, todo, out, *, on_result, on_progress):
+        on_progress(3)
+        if how == "SIGINT":
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the guard's handler raises here
+        raise RunError("a worker failed (stand-in); finished shards are kept: rerun with --resume")
+
+    monkeypatch.setattr(g, "Progress", TerminalProgress)
+    monkeypatch.setattr(g.RaySession, "start", lambda self, cfg, guard=None: None)
+    monkeypatch.setattr(g, "run_shards", run_shards)
+    code = main(["generate", "--robot", "franka", "--n", "16", "--shard-size", "8", "--workers", "1", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == (130 if how == "SIGINT" else 1), err
+    assert "\r" in err and "3/16 samples" in err  # the progress line was drawn in place
+    last = err.split("\n")[-2] if err.endswith("\n") else err.split("\n")[-1]
+    assert last.startswith("statgen: ") and "\r" not in last, repr(err)
+    assert ("stopped by SIGINT" if how == "SIGINT" else "stand-in") in last, repr(err)
+
+
+def test_counts_of_one_are_singular(tmp_path):
+    """"1 sample", "1 shard", never "1 shards" or "shard(s)": a one-sample dataset through generate,
+    verify and a --resume with nothing to do."""
+    out = tmp_path / "one"
+    p = run_cli("generate", "--robot", "franka", "--n", "1", "--shard-size", "1", "--workers", "1", "--out", str(out), "--quiet",
+                timeout=RUN_TIMEOUT_S)
+    assert p.stdout.startswith(f"wrote 1 sample in 1 shard to {out} "), p.stdout
+    v = run_cli("verify", str(out), timeout=RUN_TIMEOUT_S).stdout.strip().splitlines()[-1]
+    assert v == "verified 1 sample in 1 shard (1 re-checked by FK, 1 shard re-drawn from the seed): OK", v
+    r = run_cli("generate", "--resume", "--out", str(out), "--quiet", timeout=RUN_TIMEOUT_S).stdout
+    assert r.strip() == f"nothing to do: 1 sample already complete in {out} (1 shard, checksums verified)", r
+    for text in (p.stdout, v, r):
+        assert "(s)" not in text and not re.search(r"\b1 (samples|shards|problems|files)\b", text), text

@@ -207,6 +207,6 @@ def test_resume_removes_a_stray_shard_that_verify_reports(dataset_2w, tmp_path, 
     assert main(["verify", str(root), "--no-fk"]) == 1
     assert "not listed in dataset.json" in capsys.readouterr().out
     assert main(["generate", "--resume", "--out", str(root)]) == 0
-    assert "removed 1 file(s) that are not this dataset's" in capsys.readouterr().out
+    assert "removed 1 file that is not this dataset's" in capsys.readouterr().out
     assert not stray.exists()
     assert main(["verify", str(root), "--no-fk"]) == 0

@@ -30,6 +30,7 @@ from statgen.sim.gl import require_rendering
 from statgen.sim.scene import build_scene
 from statgen.storage.fs import Store
 from statgen.storage.run import RunLock, ShardLog
+from statgen.wording import counted
 
 
 def prepare(cfg: GenerateConfig) -> tuple[Job, Store]:
@@ -100,10 +101,10 @@ def _interrupted(signum: int, report: RunReport) -> Interrupted:
     if report.removed:
         return Interrupted(f"{how} before the first shard was finished; what it had begun in {uri} was removed, so there is "
                            "nothing to --resume: run the command again", signum)
-    finished = resume.finished_samples(report.out)  # what is recorded, not what was counted: a stop can fall between the two
-    if finished is None:
-        finished = report.kept_samples + report.written_samples
-    return Interrupted(f"{how}: {finished} of {report.total} samples are in finished shards in {uri}; "
+    recorded = resume.finished(report.out)  # what is recorded, not what was counted: a stop can fall between the two
+    shards, samples = recorded if recorded is not None else (report.kept_shards + report.written_shards,
+                                                             report.kept_samples + report.written_samples)
+    return Interrupted(f"{how}: {samples} of {report.total} samples are in {counted(shards, 'finished shard')} in {uri}; "
                        f"continue with: statgen generate --resume --out {uri}", signum)
 
 
@@ -148,7 +149,7 @@ def _complete_without_ray(job: Job, out: Store, identity: dict[str, Any], plans:
     for rel in stray:
         out.delete(rel)
     if stray:
-        report.repaired.append(f"removed {len(stray)} file(s) that are not this dataset's ({', '.join(stray[:3])}{' ...' if len(stray) > 3 else ''})")
+        report.repaired.append(f"removed {counted(len(stray), 'file')} that {'is' if len(stray) == 1 else 'are'} not this dataset's ({', '.join(stray[:3])}{' ...' if len(stray) > 3 else ''})")
     if diffs:
         finalize.write_dataset(out, dataset, identity=identity, n=job.config.n)
         what = ("it was missing" if not existed else "it was unreadable" if not isinstance(on_disk, dict)
@@ -218,7 +219,7 @@ def _write(job: Job, out: Store, identity: dict[str, Any], plans: list[ShardPlan
     gl = next((e.get("gl_renderer", "") for _, e in kept.values() if e.get("gl_renderer")), "")
     progress = Progress(total=cfg.n, done=done_before, label=f"statgen {job.robot.name}", enabled=cfg.progress)
     if kept:
-        progress.note(f"resuming {out.uri}: kept {len(kept)} finished shard(s) ({done_before} samples), writing {len(todo)} more")
+        progress.note(f"resuming {out.uri}: kept {counted(len(kept), 'finished shard')} ({counted(done_before, 'sample')}), writing {len(todo)} more")
 
     def on_result(r: ShardResult) -> None:
         nonlocal gl
@@ -236,6 +237,7 @@ def _write(job: Job, out: Store, identity: dict[str, Any], plans: list[ShardPlan
         try:
             run_shards(job, todo, out, on_result=on_result, on_progress=lambda k: progress.update(done_before + k))
         except BaseException:
+            progress.end_line()  # the message about the failure or the stop starts on a line of its own
             session.stop()  # no worker may still be writing when the partial files are swept
             raise
         finally:

@@ -144,8 +144,11 @@ def nothing_finished(out: Store) -> bool:
         return False
 
 
-def finished_samples(out: Store) -> int | None:
+def finished(out: Store) -> tuple[int, int] | None:
+    """(shards, samples) recorded as finished in _run/shards.jsonl, what --resume would keep (each
+    shard once), or None when that cannot be read."""
     try:
-        return sum(info.samples for info, _ in read_shards(out))
+        shards = {info.name: info.samples for info, _ in read_shards(out)}
     except Exception:
         return None
+    return len(shards), sum(shards.values())

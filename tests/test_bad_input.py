@@ -353,6 +353,8 @@ PREVIEW_BAD = {
     "--out x.xyz": (lambda t: ["--out", str(t / "x.xyz")], "expected an image file name ending in .png, .jpg, .jpeg, .webp, got '.xyz'"),
     "--out without extension": (lambda t: ["--out", str(t / "sheet")], "got no extension"),
     "--out under a file": (lambda t: ["--out", str(t / "file.txt" / "x.png")], "is a file, not a folder"),
+    "--out in /proc": (lambda t: ["--out", "/proc/sheet.png"], "--out /proc/sheet.png: cannot write in /proc ("),
+    "--out in a new folder in /proc": (lambda t: ["--out", "/proc/new/sheet.png"], "--out /proc/new/sheet.png: cannot write in /proc ("),
     "--count 100000": (lambda t: ["--count", "100000"], "--count: expected 1 to 256 samples (tiles on one sheet), got 100000"),
     "--count 257": (lambda t: ["--count", "257"], "--count: expected 1 to 256"),
     "--count 0": (lambda t: ["--count", "0"], "--count: expected 1 to 256"),
@@ -399,7 +401,8 @@ def test_preview_that_fails_while_writing_leaves_nothing(dataset_2w, tmp_path, c
     monkeypatch.setattr(Image.Image, "save", failing_save)
     out = tmp_path / "out" / "sheet.png"
     code = main(["preview", str(dataset_2w), "--out", str(out)])
-    assert "No space left on device" in assert_one_line(capsys.readouterr().err, code, 1)
+    line = assert_one_line(capsys.readouterr().err, code, 1)
+    assert "No space left on device" in line and str(out) in line and ".tmp" not in line, line
     assert not out.exists() and half_written(tmp_path / "out") == []
 
 

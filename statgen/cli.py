@@ -12,6 +12,7 @@ import typer
 
 from statgen.config.settings import FLAGS
 from statgen.errors import Interrupted, StatgenError
+from statgen.wording import counted
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -34,12 +35,16 @@ def generate(**given: Any) -> None:
     ds = run(build_config(values, flags=flags))
     out_dir = out or f"data/{ds['robot']}"
     rate, acc, did = ds.get("samples_per_second"), ds["acceptance"], ds["run"]
+    complete = f"{counted(ds['samples'], 'sample')} already complete in {out_dir} ({_shards(len(ds['shards']))}, checksums verified)"
     if did["already_complete"]:
-        typer.echo(f"nothing to do: {ds['samples']} samples already complete in {out_dir} ({_shards(len(ds['shards']))}, checksums verified)")
+        typer.echo(f"nothing to do: {complete}")
         return
-    wrote = f"wrote {did['written_samples']} samples in {_shards(did['written_shards'])}"
+    if did["repaired"]:
+        typer.echo(f"repaired {out_dir}: {'; '.join(did['repaired'])}; {complete}")
+        return
+    wrote = f"wrote {counted(did['written_samples'], 'sample')} in {_shards(did['written_shards'])}"
     if did["kept_shards"]:
-        wrote = f"resumed {out_dir}: kept {did['kept_samples']} samples in {_shards(did['kept_shards'], 'finished ')}, {wrote}; {ds['samples']} samples in all"
+        wrote = f"resumed {out_dir}: kept {counted(did['kept_samples'], 'sample')} in {_shards(did['kept_shards'], 'finished ')}, {wrote}; {counted(ds['samples'], 'sample')} in all"
     else:
         wrote += f" to {out_dir}"
     typer.echo(wrote + (f" at {rate:.1f} samples/s" if rate else "") + f" (accepted {acc['accepted']} of {acc['drawn']} draws)")
@@ -73,7 +78,7 @@ app.command()(generate)
 
 
 def _shards(k: int, kind: str = "") -> str:
-    return f"{k} {kind}shard{'' if k == 1 else 's'}"
+    return counted(k, f"{kind}shard")
 
 
 @app.command()

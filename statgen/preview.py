@@ -66,12 +66,29 @@ def _check_out(out: Path) -> str:
     fmt = FORMATS.get(out.suffix.lower())
     if fmt is None:
         raise ConfigError(f"--out {out}: expected an image file name ending in {valid}, got {repr(out.suffix) if out.suffix else 'no extension'}")
-    for parent in out.absolute().parents:  # the nearest existing ancestor must be a folder
+    for parent in out.absolute().parents:  # the nearest existing ancestor must be a folder we can write in
         if parent.exists():
             if not parent.is_dir():
                 raise ConfigError(f"--out {out}: {parent} is a file, not a folder")
+            _check_writable(out, parent)
             break
     return fmt
+
+
+def _check_writable(out: Path, folder: Path) -> None:
+    """Create (and remove at once) a hidden file, or for a folder still to be made a hidden folder,
+    in `folder`: the one test that holds for root and for /proc, /sys or a read-only mount."""
+    probe = folder / f".{out.name}.{os.getpid()}.probe"
+    try:
+        if folder == out.absolute().parent:
+            os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            probe.unlink()
+        else:
+            probe.mkdir()
+            probe.rmdir()
+    except OSError as e:
+        raise ConfigError(f"--out {out}: cannot write in {folder} ({e.strerror or type(e).__name__}); "
+                          "choose a folder you can write to") from None
 
 
 def _save(sheet, out: Path, fmt: str) -> None:
@@ -81,6 +98,9 @@ def _save(sheet, out: Path, fmt: str) -> None:
     try:
         sheet.save(tmp, format=fmt)
         os.replace(tmp, out)
+    except OSError as e:  # named by --out, not by the hidden temporary
+        tmp.unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror or str(e), str(out)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

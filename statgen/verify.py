@@ -42,6 +42,7 @@ from statgen.storage.fs import Store
 from statgen.storage.run import RUN_JSON
 from statgen.storage.read import iter_shard, read_dataset_json
 from statgen.storage.shards import index_name, shard_name
+from statgen.wording import counted
 
 FK_TOL = 1e-6  # [m] and unitless (quaternion, rot6d): stored floats are exact JSON reprs, FK is deterministic
 REDRAW_TOL = 1e-9  # [rad or m]: a re-drawn qpos is the same arithmetic on the same random numbers
@@ -77,10 +78,10 @@ class Report:
         out += [f"note: {n}" for n in self.notes]
         checked = "" if self.samples == self.listed else f", checked {self.samples} of {self.listed} samples"
         if self.ok:
-            how = f"{self.fk_checked} re-checked by FK, {self.redrawn} shard(s) re-drawn from the seed" if self.fk else "FK and seed checks skipped: --no-fk"
-            out.append(f"verified {self.samples} samples in {len(self.shard_status)} shards ({how}): OK")
+            how = f"{self.fk_checked} re-checked by FK, {counted(self.redrawn, 'shard')} re-drawn from the seed" if self.fk else "FK and seed checks skipped: --no-fk"
+            out.append(f"verified {counted(self.samples, 'sample')} in {counted(len(self.shard_status), 'shard')} ({how}): OK")
         else:
-            out.append(f"{len(self.problems)} problem(s) in {self.root}{checked}. {self.repair}")
+            out.append(f"{counted(len(self.problems), 'problem')} in {self.root}{checked}. {self.repair}")
         return out
 
 
@@ -215,7 +216,7 @@ def _check_dataset_json(store: Store, ds: DatasetInfo, rep: Report) -> np.ndarra
         if got != plan:
             diff = next(((g, p) for g, p in zip(got, plan) if g != p), (None, None))
             where = (f"{diff[0][0]} lists first_index {diff[0][1]}, {diff[0][2]} samples; expected {diff[1][0]} with first_index {diff[1][1]}, {diff[1][2]} samples"
-                     if diff[0] else f"{len(got)} shards listed, {len(plan)} expected")
+                     if diff[0] else f"{counted(len(got), 'shard')} listed, {len(plan)} expected")
             rep.problem(f"dataset.json: the shard list does not match config.n {cfg.n} and config.shard_size {cfg.shard_size}: {where}")
     if not store.exists(RUN_JSON):
         rep.notes.append(f"no {RUN_JSON} here (not copied?): dataset.json is checked against the data only")
@@ -267,11 +268,11 @@ def _key_problems(keys: list[str], first: int, count: int) -> list[str]:
     missing, extra = sorted(want - got), sorted(got - want)
     out = [f"holds {len(keys)} samples, dataset.json lists {count}"] if len(keys) != count else []
     if missing:
-        out.append(f"{len(missing)} key(s) missing ({missing[0]}{'..' + missing[-1] if len(missing) > 1 else ''})")
+        out.append(f"{counted(len(missing), 'key')} missing ({missing[0]}{'..' + missing[-1] if len(missing) > 1 else ''})")
     if extra:
-        out.append(f"{len(extra)} key(s) outside {expected[0] if expected else first}..{expected[-1] if expected else first} ({extra[0]}{'..' + extra[-1] if len(extra) > 1 else ''})")
+        out.append(f"{counted(len(extra), 'key')} outside {expected[0] if expected else first}..{expected[-1] if expected else first} ({extra[0]}{'..' + extra[-1] if len(extra) > 1 else ''})")
     if len(got) != len(keys):
-        out.append(f"{len(keys) - len(got)} key(s) repeated within the shard")
+        out.append(f"{counted(len(keys) - len(got), 'key')} repeated within the shard")
     if not out:
         out.append("keys out of order")
     return out

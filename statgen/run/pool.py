@@ -93,6 +93,17 @@ def _probe_address(address: str, *, named: str = "--address") -> None:
         raise ConfigError(f"{named} {address}: cannot join the Ray cluster ({last}); {advice}")
 
 
+def _logs_hint() -> str:
+    """Where the workers' own output went (log_to_driver is off), for a message about a worker that died."""
+    try:
+        import ray
+
+        logs = ray._private.worker._global_node.get_logs_dir_path()  # noqa: SLF001 - no public API names it
+        return f"; the workers' output is in {logs}" if logs else ""
+    except Exception:  # noqa: BLE001 - a hint only
+        return ""
+
+
 CPU_FREE_WAIT_S = 5.0  # how long a dead worker's CPU may take to show up as free again
 
 
@@ -124,7 +135,12 @@ class RaySession:
 
         if ray.is_initialized():
             return
-        kwargs: dict[str, Any] = dict(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=True)
+        # log_to_driver=False: the workers' stdout and stderr stay in Ray's log files and never reach
+        # statgen's stderr. Forwarded, they interleave with the progress line, and when a run fails,
+        # ray.shutdown() kills workers mid-task, whose dying dumps ("Mutex corrupt", "SIGABRT
+        # received", "Fatal Python error") would precede statgen's one line. What a worker has to
+        # say comes back as its task's exception, which statgen turns into its own message.
+        kwargs: dict[str, Any] = dict(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
         address, named = cluster_address(cfg)
         if address:
             _probe_address(address, named=named)
@@ -245,7 +261,8 @@ def run_shards(job: Job, todo: list[ShardPlan], out: Store, *, on_result: Callab
                     # The worker process or its node died. A shard is a pure function of
                     # (config, seed, shard), so a new worker simply writes it again.
                     if attempts[plan.shard] >= MAX_SHARD_ATTEMPTS:
-                        raise RunError(f"shard {plan.shard} failed {attempts[plan.shard]} times ({type(e).__name__}); finished shards are kept: rerun with --resume") from None
+                        raise RunError(f"shard {plan.shard} failed {attempts[plan.shard]} times ({type(e).__name__}{_logs_hint()}); "
+                                       "finished shards are kept: rerun with --resume") from None
                     if workers[w] is actor and alive[w]:  # the first failure seen from this actor
                         if _cpu_frees_up():
                             workers[w] = new_worker()  # its process died: a new one takes its place

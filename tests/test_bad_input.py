@@ -750,6 +750,7 @@ def test_run_failing_before_any_shard_leaves_nothing(existed, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.own_ray  # the noisy workers are the embedded instance's (they inherit the driver's environment)
 def test_a_failed_run_prints_nothing_from_the_workers(tmp_path):
     """A failed run prints statgen's one line and nothing of what its Ray workers write (their dumps
     when they are killed at shutdown used to reach the terminal through Ray's log_to_driver)."""

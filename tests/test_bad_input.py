@@ -584,6 +584,20 @@ def test_unreachable_address_is_one_line_without_ray_noise(case, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.own_ray  # the environment's RAY_ADDRESS is the subject here
+def test_unreachable_ray_address_variable_is_one_line_naming_it(tmp_path):
+    """A set RAY_ADDRESS is joined like --address, and the line names the variable, not a flag."""
+    from conftest import run_cli
+
+    _, address = _closed_port()
+    out = tmp_path / "out"
+    p = run_cli("generate", "--robot", "franka", "--n", "4", "--out", str(out), "--quiet", check=False, timeout=120,
+                env={**os.environ, "RAY_ADDRESS": address})
+    line = assert_one_line(p.stderr, p.returncode, 2)
+    assert f"RAY_ADDRESS {address}: no Ray cluster answers there" in line, line
+    assert not out.exists()
+
+
 # --------------------------------------------------------------------------- signals and run lifecycle (rows 1-3, 11, 16, 17)
 
 

@@ -99,10 +99,11 @@ def test_datasets_recipe(ds, src, splits, hf_offline):
 
 
 @pytest.mark.slow
+@pytest.mark.own_ray  # the recipe starts Ray in this process with its own num_cpus
 def test_ray_recipe(ds, src, splits):
     import ray
 
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     try:
         ns = run_recipe("ray", **{"data/franka": ds})
     finally:

@@ -34,7 +34,7 @@ class CameraAndTable:
         self.shift, self.move_camera = shift, move_camera
         self.shards = self.draws = 0
 
-    def initialize_shard(self, *, rng):
+    def initialize_shard(self, *, rng, shard=0):
         self.shards += 1
 
     def draw(self, *, rng):

@@ -25,9 +25,20 @@ from statgen.run.pool import RaySession, run_shards
 from statgen.run.progress import Progress
 from statgen.schema import ShardInfo
 from statgen.sim.assets import resolve_model, simplify_visual_meshes
+from statgen.sim.library import UserFiles, load_user_files
 from statgen.sim.scene import build_scene
+from statgen.sim.stage import LookConfig
 from statgen.storage.fs import Store
 from statgen.storage.run import RunLock, ShardLog
+
+
+def user_files(cfg: GenerateConfig, task) -> UserFiles | None:
+    """The user's images and meshes (randomize.texture_dir, mesh_dir), or None when there are none."""
+    r = cfg.randomize
+    if r.level == "none" or not (r.texture_dir or (r.mesh_dir and r.level == "full")):
+        return None
+    return load_user_files(r.texture_dir, r.mesh_dir if r.level == "full" else None,
+                           max_size_m=float(r.resolve(task.levers)["distractor_size_m"][1]))
 
 
 def prepare(cfg: GenerateConfig) -> tuple[Job, Store]:
@@ -38,8 +49,9 @@ def prepare(cfg: GenerateConfig) -> tuple[Job, Store]:
         task.camera(c)
     model = resolve_model(robot, assets_dir=cfg.assets)
     model = simplify_visual_meshes(model, target_reduction=cfg.render.visual_reduction)
-    job = Job(config=cfg, robot=robot, task=task, model=model)
-    build_scene(robot=robot, task=task, resolved=model, cameras=cfg.cameras, render=cfg.render)  # names, ranges
+    job = Job(config=cfg, robot=robot, task=task, model=model, user_files=user_files(cfg, task))
+    build_scene(robot=robot, task=task, resolved=model, cameras=cfg.cameras, render=cfg.render,
+                look=LookConfig.of(cfg, task, job.user_files))  # names, ranges, the randomised scene compiles
     store = Store.open(cfg.out or f"data/{robot.name}")
     return job, store
 

@@ -10,6 +10,7 @@ import numpy as np
 from statgen.config import GenerateConfig, RobotSpec, TaskSpec
 from statgen.schema import Acceptance, ShardInfo
 from statgen.sim.assets import ResolvedModel
+from statgen.sim.library import UserFiles
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Job:
     robot: RobotSpec
     task: TaskSpec
     model: ResolvedModel
+    user_files: UserFiles | None = None  # randomize.texture_dir and mesh_dir, read on the driver
 
     @property
     def rosa_ranges(self) -> np.ndarray:

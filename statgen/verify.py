@@ -35,6 +35,7 @@ from statgen.run.identity import diff_keys
 from statgen.run.job import Job, plan_shards
 from statgen.run.producer import ShardProducer
 from statgen.sim.assets import resolve_model, simplify_visual_meshes
+from statgen.sim.library import user_files
 from statgen.schema import Acceptance, DatasetInfo, Sample, SchemaError, ShardInfo, spec_json
 from statgen.sim.labels import state_labels
 from statgen.sim.scene import set_qpos
@@ -101,7 +102,7 @@ class _FK:
             if cfg.require_visible:  # then the visibility ray cast, over the rendered (decimated) meshes, decides draws
                 model = simplify_visual_meshes(model, target_reduction=cfg.render.visual_reduction)
             # The producer itself, without a renderer: the re-draw takes the same steps as generate did.
-            self.producer = ShardProducer(Job(config=cfg, robot=robot, task=task, model=model), render=False)
+            self.producer = ShardProducer(Job(config=cfg, robot=robot, task=task, model=model, user_files=user_files(cfg, task)), render=False)
         except StatgenError as e:
             raise ConfigError(f"verify cannot rebuild the dataset's scene with the robot model found here{self.model_note}: {' '.join(str(e).split())}; "
                               "pass --assets with the original model, or --no-fk") from None
@@ -111,6 +112,8 @@ class _FK:
 
     def check(self, sample: Sample) -> str | None:
         st = sample.state
+        if sample.scene is not None:  # schema 2: the sample's layout (base pose, table) and cameras, from its record
+            self.producer.variation.apply(sample.scene, data=self.data)
         set_qpos(self.scene, self.data, qpos=np.asarray(st.qpos, dtype=float))
         ref, T_world_base = state_labels(self.scene, self.data)
         for k in ("ee_pos", "ee_quat_wxyz", "ee_euler_xyz", "ee_rot6d", "gripper_width", "gripper_open_fraction"):

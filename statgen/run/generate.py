@@ -25,20 +25,11 @@ from statgen.run.pool import RaySession, run_shards
 from statgen.run.progress import Progress
 from statgen.schema import ShardInfo
 from statgen.sim.assets import resolve_model, simplify_visual_meshes
-from statgen.sim.library import UserFiles, load_user_files
+from statgen.sim.library import user_files
 from statgen.sim.scene import build_scene
 from statgen.sim.stage import LookConfig
 from statgen.storage.fs import Store
 from statgen.storage.run import RunLock, ShardLog
-
-
-def user_files(cfg: GenerateConfig, task) -> UserFiles | None:
-    """The user's images and meshes (randomize.texture_dir, mesh_dir), or None when there are none."""
-    r = cfg.randomize
-    if r.level == "none" or not (r.texture_dir or (r.mesh_dir and r.level == "full")):
-        return None
-    return load_user_files(r.texture_dir, r.mesh_dir if r.level == "full" else None,
-                           max_size_m=float(r.resolve(task.levers)["distractor_size_m"][1]))
 
 
 def prepare(cfg: GenerateConfig) -> tuple[Job, Store]:

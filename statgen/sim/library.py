@@ -132,3 +132,12 @@ class TexturePixels:
             self.cache[key] = px
             self.made += 1
         return px
+
+
+def user_files(cfg: Any, task: Any) -> UserFiles | None:
+    """A GenerateConfig's user images and meshes (randomize.texture_dir, mesh_dir), or None when there are none."""
+    r = cfg.randomize
+    if r.level == "none" or not (r.texture_dir or (r.mesh_dir and r.level == "full")):
+        return None
+    return load_user_files(r.texture_dir, r.mesh_dir if r.level == "full" else None,
+                           max_size_m=float(r.resolve(task.levers)["distractor_size_m"][1]))

@@ -272,6 +272,12 @@ def build_scene(
     look = look or LookConfig()
     spec, _children = build_spec(robot=robot, task=task, resolved=resolved, cameras=cameras, render=render)
     if look.level != "none":
+        # The model's statistics (extent, centre) set the clip planes and the headlight: keep the task's
+        # scene's, or the walls and the parked distractors far away would push the near plane out
+        # past the wrist camera's gripper.
+        plain = compile_scene(spec, robot.name)
+        spec.stat.extent, spec.stat.center = float(plain.stat.extent), [float(x) for x in plain.stat.center]
+        spec.stat.meansize = float(plain.stat.meansize)
         extend_spec(spec, task=task, level=look.level, levers=look.levers, slots=look.slots, user=look.user)
     model = compile_scene(spec, robot.name)
     index = index_scene(model, robot=robot, cameras=cameras)

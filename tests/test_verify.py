@@ -129,3 +129,35 @@ def test_undecodable_image(copy):
     rep = verify(copy)
     assert any("000000010" in p and "decode" in p for p in rep.problems), rep.problems
     assert np.sum([s != "ok" for _, s in rep.shard_status]) == 1
+
+
+def test_every_shard_is_rerendered_from_its_scene_record(dataset_2w):
+    """The default `full` dataset: the first sample of each shard renders again, bit for bit, from its record."""
+    rep = verify(dataset_2w, render_samples=2)
+    assert rep.ok and rep.rerendered == 6, rep.lines()
+    assert any("largest mean difference 0 grey levels" in n for n in rep.notes), rep.notes
+
+
+@pytest.mark.parametrize("damage", ["swapped image", "edited look"])
+def test_pixels_that_do_not_match_their_scene_record(copy, damage):
+    """An image from another sample of the shard (it decodes, FK and the ROSA answer still agree), or a
+    look record edited after rendering (one surface's colour): only the re-render can tell."""
+    shard = copy / "shards/statgen-000000.tar"
+    with tarfile.open(shard) as tf:
+        other = tf.extractfile("000000001.front.jpg").read()
+
+    def edit(name, data):
+        if damage == "swapped image" and name == "000000000.front.jpg":
+            return name, other
+        if damage == "edited look" and name == "000000000.json":
+            d = json.loads(data)
+            table = next(s for s in d["scene"]["surfaces"] if s["name"] == "table_top")
+            table["rgba"] = [round(1.0 - table["rgba"][0], 3), *table["rgba"][1:]]
+            return name, json.dumps(d).encode()
+        return name, data
+
+    rewrite_tar(shard, edit)
+    relist(copy, "shards/statgen-000000.tar")
+    rep = verify(copy)
+    assert [p for p in rep.problems if "re-render" in p and "000000000" in p], rep.problems
+    assert rep.rerendered == 3

@@ -1,0 +1,127 @@
+"""`make bench-looks`: what randomisation (issue 10) costs, measured in one run.
+
+  levels     `statgen generate --robot franka --workers 2` at `--randomize none` and `full`,
+             interleaved (none, full, none, full, ...) so that drift of this shared machine
+             lands on both; the steady-state rate of warm workers (bench.steady_rate) of each
+             run, and full / none from the best run of each (and from the medians)
+  shadows    one ShardProducer at level full in this process: frames/s of its renderer with
+             shadows off and on (MuJoCo's default shadow map), in interleaved blocks
+  upload     one texture slot (256x256 RGB) sent to the GL context: tex_data written,
+             mjr_uploadTexture, GL_LINEAR filter set again [ms]; and making its pixels from a
+             recipe with numpy [ms]. Both happen per shard (8 slots), never per sample
+
+Usage: python bench/looks.py [--n 6000] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from bench import SNIPPET_SETUP, result, run_snippet, steady_rate  # noqa: E402
+
+COSTS = SNIPPET_SETUP + r"""
+import tempfile, mujoco
+from statgen.config import build_config
+from statgen.run.generate import prepare
+from statgen.run.producer import ShardProducer
+from statgen.schema import Acceptance
+from statgen.sim.library import TEX_SIZE, library_recipe
+from statgen.core.textures import make_texture
+frames, blocks = int(sys.argv[1]), int(sys.argv[2])
+cfg = build_config({"robot": "franka", "n": 100, "randomize.level": "full", "out": tempfile.mkdtemp() + "/o"})
+job, _ = prepare(cfg)
+p = ShardProducer(job)
+streams, acc = p.start_shard(0), Acceptance()
+drawn = [p.sample(streams, i, acc) for i in range(frames)]
+r = p.renderer
+flags = r.renderer.scene.flags
+for s, look in drawn:  # warm up: shaders compiled, caches filled
+    p.render(s, look)
+out = {"off": [], "on": []}
+for b in range(2 * blocks):
+    mode = ("off", "on")[(b + b // 2) % 2]  # off on on off off on ...
+    flags[mujoco.mjtRndFlag.mjRND_SHADOW] = int(mode == "on")
+    t0 = time.perf_counter()
+    for s, look in drawn:
+        p.render(s, look)
+    out[mode].append(frames / (time.perf_counter() - t0))
+flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
+m = p.scene.model
+tex = p.scene.stage.textures[0]
+adr = int(m.tex_adr[tex])
+px = make_texture(library_recipe(0, 0, None, 128), TEX_SIZE)
+up = []
+for i in range(50):
+    t0 = time.perf_counter()
+    m.tex_data[adr:adr + px.size] = px.ravel()
+    r.upload_texture(tex)
+    up.append(1000 * (time.perf_counter() - t0))
+make = []
+for i in range(24):
+    rec = library_recipe(0, i, None, 128)
+    t0 = time.perf_counter()
+    make_texture(rec, TEX_SIZE)
+    make.append(1000 * (time.perf_counter() - t0))
+p.close()
+print(json.dumps({"shadows_off": max(out["off"]), "shadows_on": max(out["on"]), "upload_ms": sorted(up)[len(up) // 2],
+                  "make_ms": sorted(make)[len(make) // 2]}))
+"""
+
+
+def generate(level: str, n: int, tmp: Path, k: int) -> dict:
+    out = tmp / f"{level}-{k}"
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "statgen.cli", "generate", "--robot", "franka", "--n", str(n), "--workers", "2",
+                        "--randomize", level, "--out", str(out), "--quiet"], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"bench: statgen generate failed:\n{p.stderr[-2000:]}")
+    ds = json.loads((out / "dataset.json").read_text())
+    return {"wall": time.perf_counter() - t0, "steady": steady_rate(out), "gl": ds["versions"]["gl_renderer"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=6000, help="samples per generate run (2 workers: at least 2 shards each)")
+    ap.add_argument("--rounds", type=int, default=2, help="generate runs per level, interleaved")
+    ap.add_argument("--frames", type=int, default=100)
+    a = ap.parse_args()
+    runs: dict[str, list[dict]] = {"none": [], "full": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(a.rounds):
+            for level in (("none", "full") if k % 2 == 0 else ("full", "none")):
+                print(f"measuring statgen generate --randomize {level}, n={a.n} ({k + 1}/{a.rounds}) ...", file=sys.stderr)
+                runs[level].append(generate(level, a.n, Path(tmp), k))
+    print("measuring shadows and a texture upload ...", file=sys.stderr)
+    costs = result(run_snippet(COSTS, str(a.frames), "3", env={"LP_NUM_THREADS": "1"}))
+    steady = {lv: [r["steady"] for r in rs] for lv, rs in runs.items()}
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {runs['none'][0]['gl']}, "
+          f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.1f}")
+    print()
+    print("| level (2 workers, steady state) | samples/s, each run | best | full / none |")
+    print("|---|---|---|---|")
+    best = {lv: max(v) for lv, v in steady.items()}
+    for lv in ("none", "full"):
+        ratio = f"{best['full'] / best['none']:.2f} (medians {statistics.median(steady['full']) / statistics.median(steady['none']):.2f})" if lv == "full" else "1"
+        print(f"| `--randomize {lv}` | {', '.join(f'{x:.0f}' for x in steady[lv])} | {best[lv]:.0f} | {ratio} |")
+    print()
+    print("| cost (level full, 1 renderer, LP_NUM_THREADS=1) | value |")
+    print("|---|---|")
+    print(f"| frames/s, shadows off | {costs['shadows_off']:.0f} |")
+    print(f"| frames/s, shadows on (MuJoCo's 4096 map) | {costs['shadows_on']:.0f} ({costs['shadows_on'] / costs['shadows_off']:.2f}x) |")
+    print(f"| one 256x256 texture upload (tex_data, mjr_uploadTexture, GL_LINEAR) | {costs['upload_ms']:.2f} ms |")
+    print(f"| making one texture's pixels from its recipe (numpy) | {costs['make_ms']:.1f} ms |")
+
+
+if __name__ == "__main__":
+    main()

@@ -22,7 +22,9 @@ from statgen.schema import Acceptance
 def _producer(level: str, render: bool = True, task=None, **settings) -> ShardProducer:
     cfg = build_config({"robot": "franka", "n": 8, "randomize.level": level, **settings})
     spec, task0, model = resolved("franka")
-    return ShardProducer(Job(config=cfg, robot=spec, task=task or task0, model=model), render=render)
+    from statgen.sim.library import user_files
+
+    return ShardProducer(Job(config=cfg, robot=spec, task=task or task0, model=model, user_files=user_files(cfg, task or task0)), render=render)
 
 
 def _state_json(sample) -> dict:
@@ -206,3 +208,69 @@ def test_distractors_stay_on_the_table_and_off_the_robot_base():
                 dist = mujoco.mj_geomDistance(m, d, int(g), int(other), 1.0, None)
                 assert dist > 0, f"shard {shard}: distractor geom {g} touches geom {other} ({dist:.4f} m)"
     assert seen > 40, "too few distractors drawn to test anything"
+
+
+def test_a_distractor_on_the_line_of_sight_hides_the_tcp(full):
+    """ee_visible stays the truthful label: a sphere put (through the record) halfway between the
+    front camera and a visible TCP makes it false, and taking it away makes it true again."""
+    from statgen.sim.labels import labels
+
+    p, drawn, _ = full
+    s, look0 = next((s, lk) for s, lk in drawn if s.cameras["front"].ee_visible)
+    cam_pos = np.array(s.cameras["front"].T_world_cam)[:3, 3]
+    tcp = (np.array(s.T_world_base) @ np.array([*s.state.ee_pos, 1.0]))[:3]
+    slot = next(i for i, d in enumerate(p.scene.stage.distractors) if d.shape == "sphere")
+    look = copy.deepcopy(look0)
+    look["layout"]["distractors"][0] = {"active": True, "shape": "sphere", "mesh": "", "slot": slot, "size": [0.05, 0.0, 0.0],
+                                        "pos": [float(x) for x in (cam_pos + tcp) / 2], "quat_wxyz": [1.0, 0.0, 0.0, 0.0]}
+    p.render(s, look)
+    assert not labels(p.scene, p.data).cameras["front"].ee_visible
+    p.render(s, look0)
+    assert labels(p.scene, p.data).cameras["front"].ee_visible
+
+
+def test_the_users_images_fill_texture_slots(tmp_path):
+    """randomize.texture_dir: with a library of one procedural recipe, the shard's slots are mostly the
+    user's images; a slot's texels are the image's central square box-filtered to 256x256 (checked
+    against PIL's own box resize), and the record names the file by path and sha256."""
+    import hashlib
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    files = {}
+    for name, size in (("bench.png", (640, 512)), ("sub/wall.jpg", (512, 512))):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(tmp_path / name, quality=95)
+        files[name] = (tmp_path / name).read_bytes()
+    p = _producer("appearance", **{"randomize.texture_dir": str(tmp_path), "randomize.texture_library": 1})
+    try:
+        p.start_shard(0)
+        m, st = p.scene.model, p.scene.stage
+        slots = p.variation.layout["textures"]
+        users = [(k, s["recipe"]) for k, s in enumerate(slots) if s["recipe"]["pattern"] == "image"]
+        assert len(users) >= 4
+        for k, rec in users:
+            assert rec["sha256"] == hashlib.sha256(files[rec["path"]]).hexdigest()
+            im = Image.open(tmp_path / rec["path"]).convert("RGB")
+            w, h = im.size
+            s = min(w, h)
+            want = np.asarray(im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)).resize((256, 256), Image.BOX), dtype=int)
+            tex = st.textures[k]
+            got = m.tex_data[m.tex_adr[tex]:m.tex_adr[tex] + 256 * 256 * 3].reshape(256, 256, 3).astype(int)
+            assert np.abs(got - want).max() <= 1
+    finally:
+        p.close()
+
+
+def test_the_per_sample_look_at_is_core_look_at_then_a_roll():
+    from statgen.core.geometry import look_at_R
+    from statgen.sim.looks import _look_at
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        eye, target, up, roll = rng.normal(size=3), rng.normal(size=3), rng.normal(size=3), rng.uniform(-1, 1)
+        c, s = np.cos(roll), np.sin(roll)
+        want = look_at_R(eye=eye, target=target, up=up) @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+        np.testing.assert_allclose(_look_at(eye.tolist(), target.tolist(), tuple(up), roll), want, atol=1e-12)
+    assert _look_at([0, 0, 0], [0, 0, 1], (0, 0, 1), 0.0) is None

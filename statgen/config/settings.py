@@ -148,7 +148,7 @@ class RandomizeSettings:
     texture_library: int = setting(128, kind="int", toml="randomize.texture_library", check=_between(1, 100_000, " recipes"))  # procedural recipes per seed
     # --- per-lever ranges (the task may set them too) ---
     texture_prob: float | None = _lever(0.5, "float", "texture_prob", _between(0.0, 1.0))  # chance that a surface is textured
-    lights: tuple[float, float] | None = _lever((1.0, 3.0), "interval", "lights", _interval(0, 6, " lights", integer=True))  # active lights
+    lights: tuple[float, float] | None = _lever((1.0, 2.0), "interval", "lights", _interval(0, 6, " lights", integer=True))  # active lights
     light_diffuse: tuple[float, float] | None = _lever((0.25, 0.75), "interval", "light_diffuse", _interval(0.0, 2.0))  # per-light intensity
     light_ambient: tuple[float, float] | None = _lever((0.0, 0.12), "interval", "light_ambient", _interval(0.0, 1.0))
     light_warmth: float | None = _lever(0.15, "float", "light_warmth", _between(0.0, 1.0))  # colour temperature spread: 0 white

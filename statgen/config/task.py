@@ -197,8 +197,8 @@ def _camera(c: Table, name: str, pr: Problems) -> CameraSpec:
             pr.add(f"{c.where}: a calibrated camera is given in the robot base frame (T_base_cam); the wrist camera's mount is in the robot TOML")
         fovy = INVALID
         if ok(K):
-            fx, s_, cx, _, fy, cy, a, b, one = (x for row in K for x in row)
-            if not (fx > 0 and fy > 0 and s_ == 0 and (a, b, one) == (0, 0, 1)):
+            fx, s_, cx, s2, fy, cy, a, b, one = (x for row in K for x in row)
+            if not (fx > 0 and fy > 0 and s_ == 0 and s2 == 0 and (a, b, one) == (0, 0, 1)):
                 pr.add(f"{c.where}.K: expected [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0 (no skew), got {[list(r) for r in K]}")
                 K = INVALID
             else:

@@ -30,8 +30,7 @@ import mujoco
 import numpy as np
 
 from statgen.core.camera import R_MJCAM_CVCAM, intrinsics
-from statgen.core.geometry import R_to_quat_wxyz, look_at_R, quat_wxyz_to_R
-from statgen.errors import GeometryError
+from statgen.core.geometry import R_to_quat_wxyz, quat_wxyz_to_R
 from statgen.sim.library import TexturePixels, library_recipe
 from statgen.sim.scene import Scene, write_intrinsics
 from statgen.sim.stage import HIDDEN_GROUP, PARK_Z, SHAPES, WALL_HALF, WALLS, Stage
@@ -40,6 +39,7 @@ WRIST_JITTER = 0.25  # a wrist camera's position and look-at jitter, as a fracti
 TINT = (0.7, 1.0)  # a textured surface's colour (it multiplies the texture: keep it light)
 FLAT = (0.05, 0.95)  # an untextured surface's colour
 DIRECTIONAL_PROB = 0.3  # a pool light is directional, else a spot light
+LIGHT_BOX = (np.array([-2.0, -2.0, 1.0]), np.array([2.0, 2.0, 2.5]))  # where pool lights stand, about the table top's centre [m]
 TEXTURE_REPEAT = (0.5, 2.0)  # texture tiles per metre (texuniform)
 PLACE_TRIES = 50
 MARGIN_M = 0.02  # between placed things, and from the table's edge [m]
@@ -59,11 +59,6 @@ def _rl(v, nd: int) -> list[float]:
 def _Rz(yaw: float) -> np.ndarray:
     c, s = math.cos(yaw), math.sin(yaw)
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
-def _roll(R: np.ndarray, roll: float) -> np.ndarray:
-    """A MuJoCo camera frame turned about its optical axis."""
-    return R @ _Rz(roll)
 
 
 def _camera_record(pos, quat, fovy: float, K: np.ndarray, frame: str, shell: bool) -> dict[str, Any]:
@@ -91,9 +86,13 @@ class _Camera:
             self.scale = 1.0
         else:
             self.eye, self.target, self.up, self.scale = np.array(c.pos), np.array(c.target), np.array([0.0, 0.0, 1.0]), 1.0
+        self.up_t = tuple(float(x) for x in self.up)
+
+        self._nominal = _camera_record(self.pos0, self.quat0, self.fovy0, self.K0, self.frame, False)
 
     def nominal(self) -> dict[str, Any]:
-        return _camera_record(self.pos0, self.quat0, self.fovy0, self.K0, self.frame, False)
+        """The camera as built (one record, shared: records are never edited)."""
+        return self._nominal
 
 
 class AsBuilt:
@@ -150,6 +149,18 @@ class Looks:
                                                             ("walls", st.walls)]
         self.surfaces += [(f"prop{i}", (g,)) for i, g in enumerate(st.props)]
         self.n_distractors = int(self.lv["distractors"]) if self.full else 0
+        self._surface_names = [n for n, _ in self.surfaces] + [f"distractor{j}" for j in range(self.n_distractors)]
+        self._fixed_geoms = np.array([g for _, gs in self.surfaces for g in gs], dtype=np.int64)  # the named surfaces' geoms
+        self._fixed_owner = np.array([i for i, (_, gs) in enumerate(self.surfaces) for _ in gs], dtype=np.int64)
+        self._n_fixed = len(self.surfaces)
+        self._materials = np.array(st.materials, dtype=np.int64)
+        self._lights = np.array(st.lights, dtype=np.int64)
+        self._directional, self._spot = int(mujoco.mjtLightType.mjLIGHT_DIRECTIONAL), int(mujoco.mjtLightType.mjLIGHT_SPOT)
+        self._n_robot = len(st.robot_materials) if self.cfg.robot_colors else 0
+        self._n_draw = 8 * len(self._surface_names) + 12 * len(st.lights) + 6 + 3 * self._n_robot  # the look's uniform numbers
+        self._plan, self._plan_for = None, None
+        self._mocap = np.array([d.mocap for d in st.distractors], dtype=np.int64)
+        self._mocap_body = np.array([d.body for d in st.distractors], dtype=np.int64)
         for g in (*st.walls, *st.legs):
             m.geom_sameframe[g] = 0  # their geom_pos and geom_quat are edited
         for i in st.other_lights:
@@ -361,45 +372,83 @@ class Looks:
 
     def sync_mocap(self, data: mujoco.MjData) -> None:
         """The distractors' mocap poses in data, from the model's body poses (which the layout wrote)."""
-        m = self.model
-        for slot in self.stage.distractors:
-            data.mocap_pos[slot.mocap] = m.body_pos[slot.body]
-            data.mocap_quat[slot.mocap] = m.body_quat[slot.body]
+        if len(self._mocap):
+            data.mocap_pos[self._mocap] = self.model.body_pos[self._mocap_body]
+            data.mocap_quat[self._mocap] = self.model.body_quat[self._mocap_body]
 
     # ------------------------------------------------------------------ per sample
+    #
+    # On the hot path (once per sample, and apply twice): the draws are made in a few vectorised
+    # calls and the writes are indexed numpy assignments (make bench-looks measures the cost).
+
+    def _draw_plan(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Offsets, scales and rounding of the look's uniform numbers (see draw), for the layout applied now:
+        value = offset + scale * u, rounded to 1/mult where mult > 0."""
+        lv, n, L, R = self.lv, len(self._surface_names), len(self.stage.lights), self._n_robot
+        off, scale, mult = np.zeros(self._n_draw), np.ones(self._n_draw), np.zeros(self._n_draw)
+
+        def put(i: int, k: int, lo, hi, m: float) -> None:
+            off[i:i + k], scale[i:i + k], mult[i:i + k] = lo, np.asarray(hi) - np.asarray(lo), m
+
+        put(2 * n, 3 * n, TINT[0], TINT[1], 1e3)
+        put(5 * n, 3 * n, FLAT[0], FLAT[1], 1e3)
+        centre = np.array([*self._table_center, self.layout["table"]["height"]])
+        k = 8 * n + 1 + L
+        for i in range(L):  # pos (3), aim (3), warmth, intensity, directional, ambient, specular
+            j = k + 11 * i
+            put(j, 3, centre + LIGHT_BOX[0], centre + LIGHT_BOX[1], 1e4)
+            put(j + 3, 3, centre - 0.3, centre + 0.3, 0)
+            put(j + 6, 1, -lv["light_warmth"], lv["light_warmth"], 0)
+            put(j + 7, 1, *lv["light_diffuse"], 0)
+            put(j + 9, 1, *lv["light_ambient"], 1e3)
+            put(j + 10, 1, 0.1, 0.5, 1e3)
+        k += 11 * L
+        put(k + 1, 1, 0.0, 0.1, 1e3)
+        put(k + 2, 1, *lv["headlight_diffuse"], 1e3)
+        put(k + 3, 1, 0.0, 0.3, 1e3)
+        put(k + 5, 3 * R, FLAT[0], FLAT[1], 1e3)
+        return off, scale, mult
 
     def draw(self, *, rng: np.random.Generator) -> dict[str, Any]:
-        lv, st, m = self.lv, self.stage, self.model
-        n_mat = len(st.materials)
-        p_tex = float(lv["texture_prob"])
-
-        def surface(name: str) -> dict[str, Any]:
-            if rng.random() < p_tex:
-                return {"name": name, "material": int(rng.integers(n_mat)), "rgba": [*_rl(rng.uniform(*TINT, 3), 3), 1.0]}
-            rgb = _rl(rng.uniform(*FLAT, 3), 3)
-            if rgb == [0.5, 0.5, 0.5]:  # MuJoCo reads (0.5, 0.5, 0.5, 1) as "the material's colour"
-                rgb[0] = 0.501
-            return {"name": name, "material": -1, "rgba": [*rgb, 1.0]}
-
-        surfaces = [surface(n) for n, _ in self.surfaces] + [surface(f"distractor{j}") for j in range(self.n_distractors)]
+        """A look: every number but the cameras' comes from one call on the look stream, mapped and
+        rounded in a few vectorised steps (this runs once per sample)."""
+        lv, st = self.lv, self.stage
+        names = self._surface_names
+        n, L, R = len(names), len(st.lights), self._n_robot
+        if self._plan_for is not self.layout:
+            self._plan, self._plan_for = self._draw_plan(), self.layout
+        off, scale, mult = self._plan
+        v = off + scale * rng.random(self._n_draw)
+        u = np.where(mult > 0, np.round(v * mult) / np.where(mult > 0, mult, 1.0), v).tolist()
+        p_tex, n_mat = float(lv["texture_prob"]), len(st.materials)
+        surfaces = []
+        for i, name in enumerate(names):
+            if u[i] < p_tex:
+                surfaces.append({"name": name, "material": int(u[n + i] * n_mat), "rgba": [*u[2 * n + 3 * i: 2 * n + 3 * i + 3], 1.0]})
+            else:
+                c = u[5 * n + 3 * i: 5 * n + 3 * i + 3]
+                if c == [0.5, 0.5, 0.5]:  # MuJoCo reads (0.5, 0.5, 0.5, 1) as "the material's colour"
+                    c[0] = 0.501
+                surfaces.append({"name": name, "material": -1, "rgba": [*c, 1.0]})
+        k = 8 * n
         lo, hi = (int(x) for x in lv["lights"])
-        n_on = int(rng.integers(lo, hi + 1))
-        on = set(rng.choice(len(st.lights), min(n_on, len(st.lights)), replace=False).tolist())
-        centre = np.array([*self._table_center, self.layout["table"]["height"]])
+        on = set(sorted(range(L), key=lambda i: u[k + 1 + i])[: min(lo + int(u[k] * (hi - lo + 1)), L)])
+        k += 1 + L
         lights = []
-        for i in range(len(st.lights)):
-            pos = centre + rng.uniform([-2.0, -2.0, 1.0], [2.0, 2.0, 2.5])
-            aim = centre + rng.uniform(-0.3, 0.3, 3)
-            d = aim - pos
-            warm = rng.uniform(-lv["light_warmth"], lv["light_warmth"])
-            inten = rng.uniform(*lv["light_diffuse"])
-            lights.append({"active": i in on, "directional": bool(rng.random() < DIRECTIONAL_PROB), "pos": _rl(pos, 4), "dir": _rl(d / np.linalg.norm(d), 4),
-                           "diffuse": _rl(np.clip(inten * np.array([1 + warm, 1.0, 1 - warm]), 0, 2), 3),
-                           "ambient": [_r(rng.uniform(*lv["light_ambient"]), 3)] * 3, "specular": [_r(rng.uniform(0.1, 0.5), 3)] * 3})
-        headlight = {"active": bool(rng.random() < lv["headlight_prob"]), "ambient": [_r(rng.uniform(0.0, 0.1), 3)] * 3,
-                     "diffuse": [_r(rng.uniform(*lv["headlight_diffuse"]), 3)] * 3, "specular": [_r(rng.uniform(0.0, 0.3), 3)] * 3}
-        robot = [[*_rl(rng.uniform(*FLAT, 3), 3), 1.0] for _ in st.robot_materials] if self.cfg.robot_colors else []
-        cameras = {n: (self._draw_camera(c, rng) if self.full else c.nominal()) for n, c in self.cams.items()}
+        for i in range(L):
+            q = u[k + 11 * i: k + 11 * i + 11]
+            dx, dy, dz = q[3] - q[0], q[4] - q[1], q[5] - q[2]
+            dn = math.sqrt(dx * dx + dy * dy + dz * dz)
+            w, inten = q[6], q[7]
+            lights.append({"active": i in on, "directional": q[8] < DIRECTIONAL_PROB, "pos": q[0:3],
+                           "dir": [round(dx / dn, 4), round(dy / dn, 4), round(dz / dn, 4)],
+                           "diffuse": [round(min(max(inten * (1 + w), 0.0), 2.0), 3), round(min(inten, 2.0), 3), round(min(max(inten * (1 - w), 0.0), 2.0), 3)],
+                           "ambient": [q[9]] * 3, "specular": [q[10]] * 3})
+        k += 11 * L
+        headlight = {"active": u[k] < lv["headlight_prob"], "ambient": [u[k + 1]] * 3, "diffuse": [u[k + 2]] * 3, "specular": [u[k + 3]] * 3}
+        k += 5
+        robot = [[*u[k + 3 * j: k + 3 * j + 3], 1.0] for j in range(R)]
+        cameras = {n_: (self._draw_camera(c, rng) if self.full else c.nominal()) for n_, c in self.cams.items()}
         return {"level": self.cfg.level, "layout_id": self.layout_id, "layout": self.layout, "surfaces": surfaces, "lights": lights,
                 "headlight": headlight, "robot": robot, "cameras": cameras}
 
@@ -414,35 +463,32 @@ class Looks:
                 d, az, el = rng.uniform(*sh.distance), math.radians(rng.uniform(*sh.azimuth_deg)), math.radians(rng.uniform(*sh.elevation_deg))
                 eye = T_wb[:3, :3] @ (d * np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])) + T_wb[:3, 3]
                 target = T_wb[:3, :3] @ (c + rng.uniform(-1, 1, 3) * h) + T_wb[:3, 3]
-                try:
-                    R = look_at_R(eye=eye, target=target, up=np.array([0.0, 0.0, 1.0]))
+                R = _look_at(eye.tolist(), target.tolist(), (0.0, 0.0, 1.0), roll)
+                if R is not None:
                     break
-                except GeometryError:
-                    continue
             else:
                 return self._jitter(cam, rng, roll)
             fovy = cam.fovy0 + rng.uniform(-lv["camera_fovy_deg"], lv["camera_fovy_deg"])
-            return _camera_record(eye, R_to_quat_wxyz(_roll(R, roll)), fovy, intrinsics(width=cam.spec.width, height=cam.spec.height, fovy_deg=fovy),
+            return _camera_record(eye, R_to_quat_wxyz(R), fovy, intrinsics(width=cam.spec.width, height=cam.spec.height, fovy_deg=fovy),
                                   cam.frame, True)
         return self._jitter(cam, rng, roll)
 
     def _jitter(self, cam: _Camera, rng: np.random.Generator, roll: float) -> dict[str, Any]:
         lv = self.lv
-        a, b = lv["camera_pos_m"] * cam.scale, lv["camera_target_m"] * cam.scale
-        eye = cam.eye + rng.uniform(-a, a, 3)
-        target = cam.target + rng.uniform(-b, b, 3)
-        try:
-            R = look_at_R(eye=eye, target=target, up=cam.up)
-        except GeometryError:
-            eye, R = cam.eye, look_at_R(eye=cam.eye, target=cam.target, up=cam.up)
-        R = _roll(R, roll)
+        u = rng.uniform(-1.0, 1.0, 7)  # eye (3), target (3), fovy or focal scale
+        eye = (cam.eye + u[:3] * (lv["camera_pos_m"] * cam.scale)).tolist()
+        target = (cam.target + u[3:6] * (lv["camera_target_m"] * cam.scale)).tolist()
+        R = _look_at(eye, target, cam.up_t, roll)
+        if R is None:
+            eye, R = cam.eye.tolist(), _look_at(cam.eye.tolist(), cam.target.tolist(), cam.up_t, roll)
+        quat = R_to_quat_wxyz(R)
         if cam.spec.calibrated:
-            s = 1 + rng.uniform(-lv["camera_focal_frac"], lv["camera_focal_frac"])
+            s = 1 + u[6] * lv["camera_focal_frac"]
             K = cam.K0.copy()
             K[0, 0], K[1, 1] = K[0, 0] * s, K[1, 1] * s
-            return _camera_record(eye, R_to_quat_wxyz(R), math.degrees(2 * math.atan2(cam.spec.height / 2, K[1, 1])), K, cam.frame, False)
-        fovy = cam.fovy0 + rng.uniform(-lv["camera_fovy_deg"], lv["camera_fovy_deg"])
-        return _camera_record(eye, R_to_quat_wxyz(R), fovy, intrinsics(width=cam.spec.width, height=cam.spec.height, fovy_deg=fovy), cam.frame, False)
+            return _camera_record(eye, quat, math.degrees(2 * math.atan2(cam.spec.height / 2, K[1, 1])), K, cam.frame, False)
+        fovy = cam.fovy0 + u[6] * lv["camera_fovy_deg"]
+        return _camera_record(eye, quat, fovy, intrinsics(width=cam.spec.width, height=cam.spec.height, fovy_deg=fovy), cam.frame, False)
 
     def apply(self, params: dict[str, Any], *, data: mujoco.MjData) -> None:
         """Write a look (a `scene` record) into the model and data: its layout when it is not the one
@@ -456,24 +502,29 @@ class Looks:
             self.apply_layout(layout, data)
         elif self.full:
             self.sync_mocap(data)  # another MjData than the layout was written with, or mocap moved
-        geoms = [g for _, g in self.surfaces]
-        geoms += [(st.distractors[d["slot"]].geom,) if d["active"] else () for d in layout["distractors"]]
-        for s, gs in zip(params["surfaces"], geoms):
-            mat = -1 if s["material"] < 0 else st.materials[s["material"]]
-            for g in gs:
-                m.geom_matid[g] = mat
-                m.geom_rgba[g] = s["rgba"]
-        directional = int(mujoco.mjtLightType.mjLIGHT_DIRECTIONAL)
-        spot = int(mujoco.mjtLightType.mjLIGHT_SPOT)
-        for i, lt in zip(st.lights, params["lights"]):
-            m.light_active[i] = lt["active"]
-            m.light_type[i] = directional if lt["directional"] else spot
-            m.light_pos[i], m.light_dir[i] = lt["pos"], lt["dir"]
-            m.light_diffuse[i], m.light_ambient[i], m.light_specular[i] = lt["diffuse"], lt["ambient"], lt["specular"]
+        surfaces = params["surfaces"]
+        mat = np.fromiter((x["material"] for x in surfaces), dtype=np.int64, count=len(surfaces))
+        mat = np.where(mat < 0, -1, self._materials[np.maximum(mat, 0)])
+        rgba = np.array([x["rgba"] for x in surfaces])
+        m.geom_matid[self._fixed_geoms] = mat[self._fixed_owner]
+        m.geom_rgba[self._fixed_geoms] = rgba[self._fixed_owner]
+        for j, dct in enumerate(layout["distractors"]):
+            if dct["active"]:
+                g = st.distractors[dct["slot"]].geom
+                m.geom_matid[g], m.geom_rgba[g] = mat[self._n_fixed + j], rgba[self._n_fixed + j]
+        lights = params["lights"]
+        ids = self._lights
+        m.light_active[ids] = [x["active"] for x in lights]
+        m.light_type[ids] = [self._directional if x["directional"] else self._spot for x in lights]
+        m.light_pos[ids] = [x["pos"] for x in lights]
+        m.light_dir[ids] = [x["dir"] for x in lights]
+        m.light_diffuse[ids] = [x["diffuse"] for x in lights]
+        m.light_ambient[ids] = [x["ambient"] for x in lights]
+        m.light_specular[ids] = [x["specular"] for x in lights]
         hl, h = m.vis.headlight, params["headlight"]
         hl.active, hl.ambient, hl.diffuse, hl.specular = int(h["active"]), h["ambient"], h["diffuse"], h["specular"]
-        for mid, rgba in zip(st.robot_materials, params["robot"]):
-            m.mat_rgba[mid] = rgba
+        for mid, c in zip(st.robot_materials, params["robot"]):
+            m.mat_rgba[mid] = c
         if self.full:
             for name, c in params["cameras"].items():
                 cam = self.cams[name]
@@ -485,6 +536,25 @@ class Looks:
                 else:
                     m.cam_fovy[cam.id] = c["fovy_deg"]
         mujoco.mj_camlight(m, data)
+
+
+def _look_at(eye, target, up, roll: float) -> np.ndarray | None:
+    """R_world_mjcam (3, 3) of a MuJoCo camera at eye looking at target, turned by roll [rad] about its
+    optical axis (statgen.core.geometry.look_at_R then a roll, in scalar math: it runs per sample).
+    None when eye == target or the view is parallel to up."""
+    fx, fy, fz = target[0] - eye[0], target[1] - eye[1], target[2] - eye[2]
+    n = math.sqrt(fx * fx + fy * fy + fz * fz)
+    if n == 0:
+        return None
+    fx, fy, fz = fx / n, fy / n, fz / n
+    rx, ry, rz = fy * up[2] - fz * up[1], fz * up[0] - fx * up[2], fx * up[1] - fy * up[0]  # fwd x up
+    n = math.sqrt(rx * rx + ry * ry + rz * rz)
+    if n < 1e-9:
+        return None
+    rx, ry, rz = rx / n, ry / n, rz / n
+    ux, uy, uz = ry * fz - rz * fy, rz * fx - rx * fz, rx * fy - ry * fx  # right x fwd
+    c, s = math.cos(roll), math.sin(roll)
+    return np.array([[c * rx + s * ux, -s * rx + c * ux, -fx], [c * ry + s * uy, -s * ry + c * uy, -fy], [c * rz + s * uz, -s * rz + c * uz, -fz]])
 
 
 def _T(R: np.ndarray, p: np.ndarray) -> np.ndarray:

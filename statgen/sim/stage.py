@@ -33,6 +33,7 @@ SHAPES = ("box", "cylinder", "sphere", "capsule", "ellipsoid")
 BUILTINS = ("builtin_checker", "builtin_gradient")  # MuJoCo's procedural textures, compiled once
 WALL_HALF = (4.0, 1.5, 0.02)  # a wall's half extents: along it, up, thickness [m]
 PARK_Z = -10.0  # where unused distractors wait [m]
+PRIMITIVE_SLICES, PRIMITIVE_STACKS = 16, 8  # MuJoCo's visual/quality numslices, numstacks at appearance and full
 HIDDEN_GROUP = 3  # a geom group MuJoCo does not draw and statgen's rays ignore
 TABLE_TOP, TABLE_LEG, FLOOR, PROP = "statgen/table_top", "statgen/table_leg", "statgen/floor", "statgen/prop"
 WALLS = ("back", "left", "right")
@@ -65,6 +66,9 @@ def _material(spec: mujoco.MjSpec, name: str, texture: str) -> None:
 def extend_spec(spec: mujoco.MjSpec, *, task: TaskSpec, level: str, levers: dict[str, Any], slots: int, user: UserFiles | None) -> None:
     """Add the background, light pool, texture slots and (level full) the distractor pool and the largest table."""
     wb = spec.worldbody
+    # Primitives (props, distractors) drawn with fewer facets than MuJoCo's 28 x 16: on a CPU renderer
+    # each facet is lit per vertex, and a few spheres and capsules cost several % of a frame.
+    spec.visual.quality.numslices, spec.visual.quality.numstacks = PRIMITIVE_SLICES, PRIMITIVE_STACKS
     for w in WALLS:
         wb.add_geom(name=f"statgen/wall_{w}", type=mujoco.mjtGeom.mjGEOM_BOX, size=list(WALL_HALF), pos=[0, 0, -20],
                     rgba=[0.7, 0.7, 0.7, 1], contype=0, conaffinity=0)

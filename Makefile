@@ -1,4 +1,4 @@
-# statgen: make setup | demo | test | test-fast | shards | bench | bench-levers | bench-robots | probe
+# statgen: make setup | demo | test | test-fast | shards | bench | bench-looks | bench-levers | bench-robots | probe
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -16,7 +16,7 @@ endif
 endif
 export MUJOCO_GL ?= egl
 
-.PHONY: setup demo test test-fast shards bench bench-levers bench-robots probe probe-setup clean
+.PHONY: setup demo test test-fast shards bench bench-looks bench-levers bench-robots probe probe-setup clean
 
 setup: $(VENV)/.installed
 
@@ -48,6 +48,11 @@ shards: setup
 
 bench: setup
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/looks.py
+
+# What randomisation costs: --randomize none against full in one run, shadows, a texture upload (about 3 minutes).
+bench-looks: setup
+	$(BIN)/python bench/looks.py
 
 # What each performance lever is worth, measured in one run (about 2 minutes).
 bench-levers: setup

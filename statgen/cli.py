@@ -87,11 +87,12 @@ def verify(
     fk_samples: Optional[int] = typer.Option(None, help="Re-run FK on this many samples per shard (0 = all) [default: 0]."),
     no_fk: bool = typer.Option(False, "--no-fk", help="Skip the checks that need the robot model (FK, the seed re-draw)."),
     assets: Optional[str] = typer.Option(None, help="Folder with Menagerie-layout robot models."),
+    render_samples: Optional[int] = typer.Option(None, help="Render this many samples per shard again from their scene record (schema 2; 0 = none) [default: 1]."),
 ) -> None:
-    """Re-read every shard: checksums, images, FK from qpos, the seed, dense unique keys. Exit 1 on any problem."""
+    """Re-read every shard: checksums, images, FK from qpos, the seed, the pixels, dense unique keys. Exit 1 on any problem."""
     from statgen.verify import verify as run
 
-    report = run(dataset, fk_samples=fk_samples, assets_dir=assets, fk=not no_fk)
+    report = run(dataset, fk_samples=fk_samples, assets_dir=assets, fk=not no_fk, render_samples=render_samples)
     for line in report.lines():
         typer.echo(line)
     if not report.ok:

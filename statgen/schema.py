@@ -32,16 +32,19 @@ from statgen.config.check import problems_message
 from statgen.config.settings import config_from_identity
 from statgen.errors import ConfigError, VerifyError
 
-SAMPLE_SCHEMA = "statgen.sample/1"  # what this code writes
-SAMPLE_SCHEMAS = ("statgen.sample/1",)  # what it reads
-DATASET_SCHEMA = "statgen.dataset/1"
-DATASET_SCHEMAS = ("statgen.dataset/1",)
+SAMPLE_SCHEMA = "statgen.sample/2"  # what this code writes
+SAMPLE_SCHEMAS = ("statgen.sample/1", "statgen.sample/2")  # what it reads
+DATASET_SCHEMA = "statgen.dataset/2"
+DATASET_SCHEMAS = ("statgen.dataset/1", "statgen.dataset/2")
 REJECT_REASONS = ("collision", "workspace", "out_of_view", "not_visible")
+LEVELS = ("none", "appearance", "full")
 
-# Per sample version: the fields it has beyond those every version has, and the fields
-# that must not be null in it (e.g. schema 2 stores ee_pixel whatever the sign of z).
+# Per sample version (docs/FORMAT.md): the sample fields it has beyond those every version has
+# (required, not null), and the camera fields that must not be null in it (schema 2 stores
+# ee_pixel whatever the sign of z). A field another version adds must be absent.
 _SAMPLE_VERSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "statgen.sample/1": {"fields": (), "not_null": ()},
+    "statgen.sample/2": {"fields": ("scene",), "not_null": ("ee_pixel",)},
 }
 
 
@@ -62,6 +65,118 @@ def _shape(*dims: int) -> dict[str, Any]:
 def _min(lo: int) -> dict[str, Any]:
     """Field metadata: an integer >= lo."""
     return {"min": lo}
+
+
+# --------------------------------------------------------------------------- the scene record (schema 2)
+#
+# Every parameter that changes a sample's pixels (statgen.sim.looks writes exactly these into the
+# model): a sample renders again from its record alone. The same keys and types in every sample of
+# a dataset (fixed-length lists with `active` flags). Frames and units: docs/FORMAT.md.
+# Readers get the record as parsed JSON (a dict); these classes declare and check its shape.
+
+
+@dataclass(slots=True)
+class TextureRecipe:
+    pattern: str  # statgen.core.textures.PATTERNS, "image" (a user's file) or a builtin
+    colors: list[list[float]] = field(metadata=_shape(2, 3))  # RGB in [0, 1]
+    frequency: int  # cycles across the tile
+    angle: int  # which integer wave vector (0 x, 1 y, 2 and 3 the diagonals)
+    seed: int  # the pattern's own noise
+    path: str  # an image: relative to randomize.texture_dir; "" otherwise
+    sha256: str  # an image: of its file; "" otherwise
+
+
+@dataclass(slots=True)
+class TextureSlot:
+    recipe: TextureRecipe
+    repeat: float  # tiles per metre (uniform texture mapping)
+
+
+@dataclass(slots=True)
+class TableRecord:
+    size: list[float] = field(metadata=_shape(3))  # full extents [m]
+    height: float  # world z of the top [m]
+
+
+@dataclass(slots=True)
+class BaseRecord:
+    offset: list[float] = field(metadata=_shape(2))  # the robot base moved on the table, world x, y [m]
+    yaw_deg: float  # and turned about world z through its origin [deg]
+
+
+@dataclass(slots=True)
+class WallRecord:
+    name: str  # back, left, right
+    pos: list[float] = field(metadata=_shape(3))  # the wall box's centre, world [m]
+    quat_wxyz: list[float] = field(metadata=_shape(4))  # its orientation, world (thin axis = local z)
+
+
+@dataclass(slots=True)
+class DistractorRecord:
+    active: bool
+    shape: str  # box, cylinder, sphere, capsule, ellipsoid, mesh; "" when inactive
+    mesh: str  # a mesh: its path relative to randomize.mesh_dir
+    slot: int  # the pool slot it uses (-1 when inactive)
+    size: list[float] = field(metadata=_shape(3))  # MuJoCo geom size [m]
+    pos: list[float] = field(metadata=_shape(3))  # its centre, world [m]
+    quat_wxyz: list[float] = field(metadata=_shape(4))  # world
+
+
+@dataclass(slots=True)
+class LayoutRecord:
+    table: TableRecord
+    base: BaseRecord
+    walls: list[WallRecord]
+    distractors: list[DistractorRecord]
+    textures: list[TextureSlot]  # the shard's texture slots; a surface's material indexes them, then the builtins
+
+
+@dataclass(slots=True)
+class SurfaceRecord:
+    name: str  # floor, table_top, table_legs, walls, prop<i>, distractor<j>
+    material: int  # -1: flat colour; else a texture slot (0..P-1) or a builtin (P, P+1)
+    rgba: list[float] = field(metadata=_shape(4))  # the colour; with a texture, its tint
+
+
+@dataclass(slots=True)
+class LightRecord:
+    active: bool
+    directional: bool  # else a spot light
+    pos: list[float] = field(metadata=_shape(3))  # world [m]
+    dir: list[float] = field(metadata=_shape(3))  # world, unit
+    diffuse: list[float] = field(metadata=_shape(3))
+    ambient: list[float] = field(metadata=_shape(3))
+    specular: list[float] = field(metadata=_shape(3))
+
+
+@dataclass(slots=True)
+class HeadlightRecord:
+    active: bool
+    ambient: list[float] = field(metadata=_shape(3))
+    diffuse: list[float] = field(metadata=_shape(3))
+    specular: list[float] = field(metadata=_shape(3))
+
+
+@dataclass(slots=True)
+class CameraRecord:
+    frame: str  # the body it rides on: "world", the robot base (a calibrated camera), the hand (wrist)
+    pos: list[float] = field(metadata=_shape(3))  # MuJoCo cam_pos in that body's frame [m]
+    quat_wxyz: list[float] = field(metadata=_shape(4))  # MuJoCo cam_quat (looks along -z, y up) in that frame
+    fovy_deg: float  # vertical field of view [deg]
+    K: list[list[float]] = field(metadata=_shape(3, 3))  # OpenCV intrinsics [px], as rendered
+    shell: bool  # placed on the camera's shell (else jittered about its task pose, or as built)
+
+
+@dataclass(slots=True)
+class SceneRecord:
+    level: str  # none, appearance, full
+    layout_id: int = field(metadata=_min(0))  # the shard: one layout per shard
+    layout: LayoutRecord
+    surfaces: list[SurfaceRecord]
+    lights: list[LightRecord]
+    headlight: HeadlightRecord
+    robot: list[list[float]]  # RGBA per robot material (randomize.robot_colors), else []
+    cameras: dict[str, CameraRecord]
 
 
 # --------------------------------------------------------------------------- the sample
@@ -127,11 +242,15 @@ class Sample:
     T_world_base: list[list[float]] = field(metadata=_shape(4, 4))
     cameras: dict[str, CameraLabel]
     text: dict[str, QA]  # "rosa", "natural"
+    scene: dict[str, Any] | None = field(default=None, metadata={"declared": SceneRecord})  # schema 2: the look, as parsed JSON
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema": self.schema, "index": self.index, "robot": self.robot, "task": self.task, "state": self.state.to_json(),
-                "T_world_base": self.T_world_base, "cameras": {k: c.to_json() for k, c in self.cameras.items()},
-                "text": {k: t.to_json() for k, t in self.text.items()}}
+        out = {"schema": self.schema, "index": self.index, "robot": self.robot, "task": self.task, "state": self.state.to_json(),
+               "T_world_base": self.T_world_base, "cameras": {k: c.to_json() for k, c in self.cameras.items()},
+               "text": {k: t.to_json() for k, t in self.text.items()}}
+        if self.scene is not None:
+            out["scene"] = self.scene
+        return out
 
     @classmethod
     def from_json(cls, d: Any) -> Sample:
@@ -143,10 +262,19 @@ class Sample:
             raise SchemaError(problems)
         sample = _decode(cls, d, "", problems)
         if not problems:
-            for name in _SAMPLE_VERSIONS[version]["not_null"]:
+            spec = _SAMPLE_VERSIONS[version]
+            for other in _SAMPLE_VERSIONS.values():
+                for name in other["fields"]:
+                    if name in spec["fields"] and d.get(name) is None:
+                        problems.append(f"{name}: expected a value in {version}, got {'null' if name in d else 'nothing'}")
+                    elif name not in spec["fields"] and name in d:
+                        problems.append(f"{name}: unknown key in {version}")
+            for name in spec["not_null"]:
                 for cam, c in sample.cameras.items():
                     if getattr(c, name) is None:
                         problems.append(f"cameras.{cam}.{name}: expected a value in {version}, got null")
+            if sample.scene is not None and sample.scene.get("level") not in LEVELS:
+                problems.append(f"scene.level: expected one of {', '.join(LEVELS)}, got {sample.scene.get('level')!r}")
         if problems:
             raise SchemaError(problems)
         return sample
@@ -209,15 +337,17 @@ class Acceptance:
     drawn: int = field(default=0, metadata=_min(0))
     accepted: int = field(default=0, metadata=_min(0))
     rejected: dict[str, int] = field(default_factory=lambda: {r: 0 for r in REJECT_REASONS})
+    new_views: int = field(default=0, metadata=_min(0))  # looks drawn again because their cameras left nothing feasible (dataset/2)
 
     def add(self, other: Acceptance) -> None:
         self.drawn += other.drawn
         self.accepted += other.accepted
         for k, v in other.rejected.items():
             self.rejected[k] = self.rejected.get(k, 0) + v
+        self.new_views += other.new_views
 
     def as_dict(self) -> dict[str, Any]:
-        return {"drawn": self.drawn, "accepted": self.accepted, "rejected": dict(sorted(self.rejected.items()))}
+        return {"drawn": self.drawn, "accepted": self.accepted, "rejected": dict(sorted(self.rejected.items())), "new_views": self.new_views}
 
     to_json = as_dict
 
@@ -385,6 +515,9 @@ def _decode(tp: Any, v: Any, where: str, problems: list[str], meta: Mapping[str,
     """Check v against the type tp (and its field metadata); return it, with dataclasses built. Problems are appended."""
     meta = meta or {}
     at = where or "top level"
+    if "declared" in meta and v is not None:  # checked against its declaration, kept as parsed JSON
+        _decode(meta["declared"], v, where, problems)
+        return v
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)

@@ -7,7 +7,11 @@ What it checks, in order:
    stored qpos, the shard's keys and its index file;
 3. the seed: the first sample of each shard is drawn again from (seed, shard) with the
    sampler (FK only, no rendering) and its qpos must equal the stored one, so a seed or
-   config that does not reproduce the data is caught even where `_run/` was not copied.
+   config that does not reproduce the data is caught even where `_run/` was not copied;
+4. the pixels (schema 2): the first `render_samples` samples of each shard are rendered again from
+   their `scene` record alone, encoded as generate encoded them, and compared with the stored
+   image (RERENDER_TOL, measured: docs/FORMAT.md). Skipped, with a note, when this machine's GL
+   renderer is not the one the dataset was made with.
 
 The robot model is part of the environment, not of the dataset: when it cannot be found,
 verify stops before reading any shard (ConfigError, exit 2) unless `fk=False` (`--no-fk`)
@@ -35,6 +39,7 @@ from statgen.run.identity import diff_keys
 from statgen.run.job import Job, plan_shards
 from statgen.run.producer import ShardProducer
 from statgen.sim.assets import resolve_model, simplify_for
+from statgen.sim.library import user_files
 from statgen.schema import Acceptance, DatasetInfo, Sample, SchemaError, ShardInfo, spec_json
 from statgen.sim.labels import state_labels
 from statgen.sim.scene import set_qpos
@@ -46,6 +51,12 @@ from statgen.wording import counted
 
 FK_TOL = 1e-6  # [m] and unitless (quaternion, rot6d): stored floats are exact JSON reprs, FK is deterministic
 REDRAW_TOL = 1e-9  # [rad or m]: a re-drawn qpos is the same arithmetic on the same random numbers
+# A re-rendered image against the stored one, both decoded: the mean absolute difference over every
+# pixel and channel [grey levels]. On the same GL renderer a re-render is measured bit-identical
+# (difference 0.0 over every check in tests/test_verify_render.py and the README's runs); the bound
+# leaves room for JPEG decoders that differ in their last bit, and a look applied wrongly (one
+# surface's colour, a light, the camera moved a pixel) is far above it.
+RERENDER_TOL = 0.5
 MAX_PROBLEMS_PER_SHARD = 5  # a shard's reading stops here; the report then says how many samples were checked
 SHARD_RE = re.compile(r"^shards/statgen-(\d{6})\.tar$")
 
@@ -61,6 +72,7 @@ class Report:
     listed: int = 0  # samples the shards listed in dataset.json hold
     fk_checked: int = 0
     redrawn: int = 0  # shards whose first sample was drawn again from the seed
+    rerendered: int = 0  # samples rendered again from their scene record
     fk: bool = True  # False: --no-fk, the checks that need the robot model were skipped
     repair: str = ""  # how to repair, or why it cannot be repaired in place
 
@@ -79,6 +91,7 @@ class Report:
         checked = "" if self.samples == self.listed else f", checked {self.samples} of {self.listed} samples"
         if self.ok:
             how = f"{self.fk_checked} re-checked by FK, {counted(self.redrawn, 'shard')} re-drawn from the seed" if self.fk else "FK and seed checks skipped: --no-fk"
+            how += f", {self.rerendered} re-rendered from their scene record" if self.rerendered else ""
             out.append(f"verified {counted(self.samples, 'sample')} in {counted(len(self.shard_status), 'shard')} ({how}): OK")
         else:
             out.append(f"{counted(len(self.problems), 'problem')} in {self.root}{checked}. {self.repair}")
@@ -88,7 +101,7 @@ class Report:
 class _FK:
     """Re-run FK from stored qpos, and re-draw a shard's first sample, with the dataset's robot and scene."""
 
-    def __init__(self, ds: DatasetInfo, assets_dir: str | None):
+    def __init__(self, ds: DatasetInfo, assets_dir: str | None, render: bool = False):
         import mujoco
 
         cfg = ds.config
@@ -99,19 +112,50 @@ class _FK:
             raise ConfigError(f"verify needs the robot model to re-run FK: {' '.join(str(e).split())}; or pass --no-fk to check the rest without it") from None
         self.model_note = "" if model.model_sha256 == ds.model_sha256 else " (note: the robot model here differs from the one used)"
         try:
-            if cfg.require_visible:  # then the visibility ray cast, over the rendered (decimated) meshes, decides draws
+            if cfg.require_visible or render:  # the ray cast and the pixels see the rendered (decimated) meshes
                 model = simplify_for(model, resolve_render(cfg.render, robot))
-            # The producer itself, without a renderer: the re-draw takes the same steps as generate did.
-            self.producer = ShardProducer(Job(config=cfg, robot=robot, task=task, model=model), render=False)
+            # The producer itself (a renderer only to re-render): the re-draw takes the same steps as generate did.
+            self.producer = ShardProducer(Job(config=cfg, robot=robot, task=task, model=model, user_files=user_files(cfg, task)), render=render)
         except StatgenError as e:
             raise ConfigError(f"verify cannot rebuild the dataset's scene with the robot model found here{self.model_note}: {' '.join(str(e).split())}; "
                               "pass --assets with the original model, or --no-fk") from None
         self.scene = self.producer.scene
         self.data = mujoco.MjData(self.scene.model)
         self.seed = cfg.seed
+        self.render_skip = ""  # why pixels are not re-rendered here ("" = they are)
+        if render:
+            from statgen.sim.render import gl_renderer_name
+
+            here, made = gl_renderer_name(self.producer.renderer), (ds.versions or {}).get("gl_renderer", "")
+            if here != made:
+                self.render_skip = f"pixels not re-rendered: this machine renders with {here!r}, the dataset was made with {made!r}"
+        self.max_diff = 0.0  # the largest re-render difference seen [grey levels]
+
+    def rerender(self, sample: Sample, fields: dict[str, bytes]) -> str | None:
+        """Render the sample again from its `scene` record and qpos alone; a problem when an image differs
+        from the stored one by more than RERENDER_TOL (mean absolute difference, both decoded)."""
+        from PIL import Image
+
+        cfg = self.producer.job.config
+        images = self.producer.render(sample, sample.scene)
+        encoded = self.producer.encode(sample, images)
+        for cam in cfg.cameras:
+            name = f"{cam}.{cfg.image_format}"
+            a = np.asarray(Image.open(io.BytesIO(encoded[name])).convert("RGB"), dtype=np.float64)
+            b = np.asarray(Image.open(io.BytesIO(fields[name])).convert("RGB"), dtype=np.float64)
+            diff = float(np.abs(a - b).mean()) if a.shape == b.shape else float("inf")
+            self.max_diff = max(self.max_diff, diff)
+            if not diff <= RERENDER_TOL:
+                return f"{name} differs from its re-render from the scene record by {diff:.3g} grey levels on average (bound {RERENDER_TOL})"
+        return None
+
+    def close(self) -> None:
+        self.producer.close()
 
     def check(self, sample: Sample) -> str | None:
         st = sample.state
+        if sample.scene is not None:  # schema 2: the sample's layout (base pose, table) and cameras, from its record
+            self.producer.variation.apply(sample.scene, data=self.data)
         set_qpos(self.scene, self.data, qpos=np.asarray(st.qpos, dtype=float))
         ref, T_world_base = state_labels(self.scene, self.data)
         for k in ("ee_pos", "ee_quat_wxyz", "ee_euler_xyz", "ee_rot6d", "gripper_width", "gripper_open_fraction"):
@@ -279,7 +323,7 @@ def _key_problems(keys: list[str], first: int, count: int) -> list[str]:
 
 
 def _check_shard(store: Store, s: ShardInfo, cfg: GenerateConfig, ranges: np.ndarray, fk: _FK | None, fk_samples: int,
-                 seen: dict[str, str], rep: Report) -> _Shard:
+                 seen: dict[str, str], rep: Report, render_samples: int = 0) -> _Shard:
     name, first, count = s.name, s.first_index, s.samples
     sh = _Shard(name)
     problems = sh.problems
@@ -316,6 +360,11 @@ def _check_shard(store: Store, s: ShardInfo, cfg: GenerateConfig, ranges: np.nda
                         e = fk.check(sample)
                         if e:
                             problems.append(f"sample {key}: {e}")
+                    if i < render_samples and sample.scene is not None and not fk.render_skip and fk.producer.renderer is not None:
+                        rep.rerendered += 1
+                        e = fk.rerender(sample, fields)
+                        if e:
+                            problems.append(f"sample {key}: {e}")
                     if i == 0 and shard is not None and sample.index == first:
                         rep.redrawn += 1
                         e = fk.redraw(shard, sample)
@@ -349,31 +398,47 @@ def _check_shard(store: Store, s: ShardInfo, cfg: GenerateConfig, ranges: np.nda
     return sh
 
 
-def verify(root: str | Path, *, fk_samples: int | None = None, assets_dir: str | None = None, fk: bool = True) -> Report:
+def verify(root: str | Path, *, fk_samples: int | None = None, assets_dir: str | None = None, fk: bool = True,
+           render_samples: int | None = None) -> Report:
     """Check a dataset (a folder or an s3:// / gs:// prefix).
 
     fk_samples: FK re-checks per shard (0 or None = every sample). fk=False (`--no-fk`) skips
-    the checks that need the robot model: FK and the seed re-draw. A robot model that cannot
+    the checks that need the robot model: FK, the seed re-draw and the re-render. render_samples:
+    samples per shard rendered again from their scene record (schema 2; None = 1, 0 = none). A robot model that cannot
     be found is a ConfigError (exit 2), raised before any shard is read.
     """
     if fk_samples is not None and not (isinstance(fk_samples, int) and not isinstance(fk_samples, bool) and fk_samples >= 0):
         raise ConfigError(f"--fk-samples: expected 0 (every sample) or a positive number of samples per shard, got {fk_samples}")
     if not fk and fk_samples is not None:
         raise ConfigError(f"--fk-samples {fk_samples} and --no-fk contradict each other; pass one of them")
+    if render_samples is not None and not (isinstance(render_samples, int) and not isinstance(render_samples, bool) and render_samples >= 0):
+        raise ConfigError(f"--render-samples: expected 0 (none) or a positive number of samples per shard, got {render_samples}")
+    if not fk and render_samples:
+        raise ConfigError(f"--render-samples {render_samples} and --no-fk contradict each other (re-rendering needs the robot model); pass one of them")
+    render_samples = 1 if render_samples is None else render_samples
     store = Store.open(str(root))
     ds = read_dataset_json(store, damaged=VerifyError)
     rep = Report(root=store.uri, fk=fk)
     cfg = ds.config
     ranges = _check_dataset_json(store, ds, rep)
-    checker = _FK(ds, assets_dir) if fk else None  # before any shard is read: a missing model stops here
+    rerender = bool(render_samples) and ds.schema != "statgen.dataset/1"  # schema 1 has no scene record
+    checker = _FK(ds, assets_dir, render=rerender) if fk else None  # before any shard is read: a missing model stops here
+    if checker is not None and checker.render_skip:
+        rep.notes.append(checker.render_skip)
     listed = {s.name for s in ds.shards}
     on_disk = {rel for rel in store.list("shards") if rel.endswith(".tar")}
     for extra in sorted(on_disk - listed):
         rep.shard_status.append((extra, "not listed in dataset.json (extra or from another dataset)"))
         rep.problems.append(f"{extra}: not listed in dataset.json")
     seen: dict[str, str] = {}
-    shards = [_check_shard(store, s, cfg, ranges, checker, fk_samples or 0, seen, rep)
-              for s in sorted(ds.shards, key=lambda s: (s.first_index, s.name))]
+    try:
+        shards = [_check_shard(store, s, cfg, ranges, checker, fk_samples or 0, seen, rep, render_samples)
+                  for s in sorted(ds.shards, key=lambda s: (s.first_index, s.name))]
+    finally:
+        if checker is not None:
+            checker.close()
+    if rep.rerendered:
+        rep.notes.append(f"{counted(rep.rerendered, 'sample')} re-rendered from their scene record: largest mean difference {checker.max_diff:.3g} grey levels (bound {RERENDER_TOL})")
     rep.samples = sum(sh.read for sh in shards)
     rep.listed = sum(s.samples for s in ds.shards)
     redraws = [sh.redraw for sh in shards if sh.redraw is not None]

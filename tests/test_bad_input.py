@@ -307,7 +307,9 @@ def test_verify_without_run_record_catches_an_edited_seed_by_redrawing(dataset_2
 def test_verify_clean_copy_reports_every_check(dataset_2w, capsys):
     assert main(["verify", str(dataset_2w)]) == 0
     out = capsys.readouterr().out
-    assert out.strip().splitlines()[-1] == "verified 24 samples in 3 shards (24 re-checked by FK, 3 shards re-drawn from the seed): OK"
+    assert out.strip().splitlines()[-1] == ("verified 24 samples in 3 shards (24 re-checked by FK, 3 shards re-drawn from the seed, "
+                                            "3 re-rendered from their scene record): OK")
+    assert "note: 3 samples re-rendered from their scene record: largest mean difference 0 grey levels (bound 0.5)" in out
 
 
 def _no_model_env(tmp_path: Path) -> dict:

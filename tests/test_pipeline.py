@@ -67,7 +67,7 @@ def test_dataset_layout_and_dataset_json(two_workers):
     for k in ("schema", "statgen_version", "robot", "task", "seed", "samples", "config", "model_sha256", "rosa",
               "acceptance", "versions", "assets", "shards"):
         assert k in ds, k
-    assert ds["schema"] == "statgen.dataset/1" and ds["samples"] == N
+    assert ds["schema"] == "statgen.dataset/2" and ds["samples"] == N and ds["config"]["randomize"]["level"] == "full"
     assert [s["name"] for s in ds["shards"]] == [f"shards/statgen-{i:06d}.tar" for i in range(N // SHARD)]
     assert ds["acceptance"]["accepted"] == N
     assert ds["acceptance"]["drawn"] == N + sum(ds["acceptance"]["rejected"].values())
@@ -122,6 +122,17 @@ def test_one_and_two_workers_give_the_same_states(one_worker, two_workers):
     assert a.keys() == b.keys()
     for k in a:
         assert a[k] == b[k]
+
+
+def test_one_and_two_workers_give_the_same_bytes_at_full(one_worker, two_workers):
+    """At the default level (full: a layout per shard, a look per sample) every shard, images included,
+    is the same file whichever worker made it, after whichever shard."""
+    names = sorted(p.name for p in (one_worker / "shards").glob("*.tar"))
+    assert names == sorted(p.name for p in (two_workers / "shards").glob("*.tar")) and len(names) > 1
+    for n in names:
+        assert (one_worker / "shards" / n).read_bytes() == (two_workers / "shards" / n).read_bytes(), n
+    scenes = [s["scene"] for s in all_states(one_worker).values()]
+    assert {s["level"] for s in scenes} == {"full"} and len({s["layout_id"] for s in scenes}) == len(names)
 
 
 def test_verify_accepts_and_catches_damage(two_workers, tmp_path):

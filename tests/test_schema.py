@@ -89,3 +89,30 @@ def test_a_damaged_dataset_json_reports_every_problem_at_once(reference):
     assert msg.startswith("4 problems: ") and "\n" not in msg
     for piece in ("samples: expected >= 0", "shards[0].bytes: expected an integer", "rosa: missing", "config.jpeg_quality: expected 1..100"):
         assert piece in msg, msg
+
+
+def test_both_sample_versions_are_read_and_each_keeps_its_own_fields(reference):
+    """Schema 2 (the golden run) has a `scene` block and a non-null ee_pixel; the same sample written as
+    schema 1 (no scene block, ee_pixel null behind the camera) is read too; each refuses the other's shape."""
+    d2 = json.loads(reference["members"]["000000000.json"])
+    assert d2["schema"] == "statgen.sample/2" and d2["scene"]["level"] == "none"
+    d1 = copy.deepcopy(d2)
+    d1["schema"] = "statgen.sample/1"
+    del d1["scene"]
+    d1["cameras"]["front"]["ee_pixel"] = None
+    assert Sample.from_json(copy.deepcopy(d1)).scene is None
+    with pytest.raises(SchemaError, match="scene: unknown key in statgen.sample/1"):
+        Sample.from_json({**d1, "scene": d2["scene"]})
+    no_scene = {k: v for k, v in d2.items() if k != "scene"}
+    with pytest.raises(SchemaError, match="scene: expected a value in statgen.sample/2"):
+        Sample.from_json(no_scene)
+    null_pixel = copy.deepcopy(d2)
+    null_pixel["cameras"]["front"]["ee_pixel"] = None
+    with pytest.raises(SchemaError, match="cameras.front.ee_pixel: expected a value"):
+        Sample.from_json(null_pixel)
+    bad = copy.deepcopy(d2)
+    bad["scene"]["lights"][0]["pos"] = [1.0, 2.0]
+    del bad["scene"]["headlight"]
+    with pytest.raises(SchemaError) as e:
+        Sample.from_json(bad)
+    assert "scene.lights[0].pos: expected 3 values" in str(e.value) and "scene.headlight: missing" in str(e.value)

@@ -4,7 +4,7 @@
   there is one, else "3 problems: (1) ...; (2) ...; (3) ...", after an optional prefix
   (the file's path).
 - `check(value, kind, where)` is a small type language for TOML values and flags: str, int,
-  float, bool, vec3, vec4, range, list[str], list[float], list[table], any.
+  float, bool, vec3, vec4, range, interval, list[str], list[float], list[table], any.
 - `Table` reads one TOML table: each key's type is checked, unknown keys are reported, and a
   value that fails is recorded and read as INVALID, so the reader goes on to the next key.
   Code that combines values checks them with `ok(...)` first.
@@ -92,12 +92,13 @@ _KINDS = {
     "vec3": lambda v: isinstance(v, list) and len(v) == 3 and all(_number(x) for x in v),
     "vec4": lambda v: isinstance(v, list) and len(v) == 4 and all(_number(x) for x in v),
     "range": lambda v: isinstance(v, list) and len(v) == 2 and all(_number(x) for x in v) and v[0] < v[1],
+    "interval": lambda v: isinstance(v, list) and len(v) == 2 and all(_number(x) and math.isfinite(x) for x in v) and v[0] <= v[1],
     "list[str]": lambda v: isinstance(v, list) and all(isinstance(x, str) and x for x in v),
     "list[float]": lambda v: isinstance(v, list) and all(_number(x) and math.isfinite(x) for x in v),
     "list[table]": lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
     "any": lambda v: True,
 }
-_EXPECTED = {"range": "[low, high] with low < high", "vec3": "3 numbers", "vec4": "4 numbers", "str": "a non-empty string",
+_EXPECTED = {"range": "[low, high] with low < high", "interval": "[low, high] with low <= high", "vec3": "3 numbers", "vec4": "4 numbers", "str": "a non-empty string",
              "list[float]": "a list of numbers", "list[table]": "a list of tables"}
 
 
@@ -107,7 +108,7 @@ def check(v: Any, kind: str, where: str) -> Any:
         raise ConfigError(f"{where}: expected {_EXPECTED.get(kind, kind)}, got {v!r}")
     if kind == "float":
         return float(v)
-    if kind in ("vec3", "vec4", "range"):
+    if kind in ("vec3", "vec4", "range", "interval"):
         return tuple(float(x) for x in v)
     if kind == "list[str]":
         return tuple(v)

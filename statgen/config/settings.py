@@ -10,7 +10,13 @@ declared with `setting(...)`. The declaration carries everything the rest of sta
 - `choices` and `check`: the value checks, run for pipeline values and flags alike;
 - `identity`: whether it changes the data, i.e. is part of the run identity, dataset.json's
   "config" and what `--resume` compares;
-- `help`: the option's help text.
+- `help`: the option's help text;
+- `lever`: for a per-lever randomisation range (group `randomize`): the built-in value. Such a
+  setting defaults to None in the pipeline, meaning "the task's `[randomize]` value, else the
+  built-in one"; the task file reads the same key, kind and checks from this declaration
+  (statgen.config.task), and `RandomizeSettings.resolve(task)` gives the values in force;
+- `legacy`: the value a dataset made before the setting existed was made with, when that is
+  not its default (`randomize.level`: datasets before it are "none").
 
 From these declarations, and from nowhere else: `load_pipeline` (sections, keys, types and
 values), `build_config` (flags and values, every problem reported at once in one
@@ -39,6 +45,9 @@ MAX_MULTISAMPLE = 16
 MAX_VISUAL_REDUCTION = 0.99
 
 
+NO_LEGACY = "<default>"  # Setting.legacy: a dataset made before the setting existed was made with its default
+
+
 @dataclass(frozen=True)
 class Setting:
     """A setting's declaration (the metadata of its dataclass field)."""
@@ -52,6 +61,8 @@ class Setting:
     identity: bool = True  # part of the run identity (changes the data)
     flag_value: Any = True  # a bool flag: the value it sets when given (--quiet sets progress to False)
     metavar: str | None = None
+    lever: Any = None  # a randomisation lever: its built-in value (the pipeline's None defers to the task, then to this)
+    legacy: Any = "<default>"  # the value of a dataset made before the setting existed, when it is not the default
     omit_none: bool = False  # left out of the run identity while None (a later setting: earlier datasets stay as they were)
 
 
@@ -73,6 +84,19 @@ def _check_n(n: int) -> str | None:
     if n > MAX_INDEX + 1:
         return f"at most {MAX_INDEX + 1} samples fit the 9-digit key, got {n}"
     return None
+
+
+def _interval(lo: float, hi: float, unit: str = "", integer: bool = False) -> Callable[[Any], str | None]:
+    """[low, high] with lo <= low <= high <= hi (integers when `integer`)."""
+
+    def check(v: Any) -> str | None:
+        if integer and not all(float(x).is_integer() for x in v):
+            return f"expected whole numbers, got {list(v)}"
+        if not lo <= v[0] <= v[1] <= hi:
+            return f"expected [low, high] with {lo} <= low <= high <= {hi}{unit}, got {list(v)}"
+        return None
+
+    return check
 
 
 def _check_cameras(cameras: tuple[str, ...]) -> str | None:
@@ -104,6 +128,63 @@ class RenderSettings:
                                              check=lambda v: None if 0.0 <= v < 1.0 else f"expected a fraction of the mesh extent in [0, 1) (0: no bound), got {v}")
 
 
+LEVELS = ("none", "appearance", "full")  # randomize.level: what changes from sample to sample (README, "Randomisation")
+MAX_DISTRACTORS = 16
+MAX_TEXTURE_SLOTS = 32
+
+
+def _lever(default: Any, kind: str, name: str, check: Callable[[Any], str | None] | None = None, help: str = "") -> Any:
+    """A per-lever range: None in the pipeline (the task's value, else `default`)."""
+    return setting(None, kind=kind, toml=f"randomize.{name}", lever=default, check=check, help=help)
+
+
+@dataclass(frozen=True)
+class RandomizeSettings:
+    """Randomisation (README, "Randomisation"). `level` decides which levers act; the per-lever
+    ranges below default to None here, i.e. the task's `[randomize]` value, else the built-in one
+    (`lever=`). Ranges are [low, high]; a single number is a +- amplitude."""
+
+    level: str = setting("full", kind="str", toml="randomize.level", flag="--randomize", choices=LEVELS, legacy="none",
+                         metavar="<none|appearance|full>",
+                         help="What varies per sample: none (the task as built), appearance (materials, textures, lights, a background) "
+                              "or full (also cameras and a layout per shard) [default: full].")
+    texture_dir: str | None = setting(None, kind="str", toml="randomize.texture_dir")  # a folder of the user's images, added to the texture library
+    mesh_dir: str | None = setting(None, kind="str", toml="randomize.mesh_dir")  # a folder of .obj/.stl meshes, added to the distractors
+    robot_colors: bool = setting(False, kind="bool", toml="randomize.robot_colors")  # recolour the robot's materials per sample
+    texture_slots: int = setting(8, kind="int", toml="randomize.texture_slots", check=_between(1, MAX_TEXTURE_SLOTS, " slots"))  # textures per shard
+    texture_library: int = setting(128, kind="int", toml="randomize.texture_library", check=_between(1, 100_000, " recipes"))  # procedural recipes per seed
+    # --- per-lever ranges (the task may set them too) ---
+    texture_prob: float | None = _lever(0.4, "float", "texture_prob", _between(0.0, 1.0))  # chance that a surface is textured
+    lights: tuple[float, float] | None = _lever((1.0, 2.0), "interval", "lights", _interval(0, 6, " lights", integer=True))  # active lights
+    light_diffuse: tuple[float, float] | None = _lever((0.3, 0.8), "interval", "light_diffuse", _interval(0.0, 2.0))  # per-light intensity
+    light_ambient: tuple[float, float] | None = _lever((0.05, 0.2), "interval", "light_ambient", _interval(0.0, 1.0))
+    light_warmth: float | None = _lever(0.15, "float", "light_warmth", _between(0.0, 1.0))  # colour temperature spread: 0 white
+    headlight_prob: float | None = _lever(0.5, "float", "headlight_prob", _between(0.0, 1.0))  # chance that the headlight is on
+    headlight_diffuse: tuple[float, float] | None = _lever((0.15, 0.45), "interval", "headlight_diffuse", _interval(0.0, 1.0))
+    camera_pos_m: float | None = _lever(0.03, "float", "camera_pos_m", _between(0.0, 1.0, " m"))  # +- per axis [m]
+    camera_target_m: float | None = _lever(0.05, "float", "camera_target_m", _between(0.0, 1.0, " m"))  # look-at point, +- per axis [m]
+    camera_roll_deg: float | None = _lever(3.0, "float", "camera_roll_deg", _between(0.0, 180.0, " deg"))
+    camera_fovy_deg: float | None = _lever(4.0, "float", "camera_fovy_deg", _between(0.0, 60.0, " deg"))
+    camera_focal_frac: float | None = _lever(0.03, "float", "camera_focal_frac", _between(0.0, 0.5))  # calibrated cameras: fx, fy scaled by 1 +- this
+    shell_prob: float | None = _lever(0.3, "float", "shell_prob", _between(0.0, 1.0))  # chance that a camera with a shell is placed on it
+    table_scale: tuple[float, float] | None = _lever((0.85, 1.15), "interval", "table_scale", _interval(0.3, 3.0))  # table x/y size factor
+    table_height_m: tuple[float, float] | None = _lever((-0.08, 0.08), "interval", "table_height_m", _interval(-1.0, 1.0, " m"))  # added to the height
+    base_xy_m: float | None = _lever(0.08, "float", "base_xy_m", _between(0.0, 1.0, " m"))  # robot base on the table, +- in x and y [m]
+    base_yaw_deg: float | None = _lever(15.0, "float", "base_yaw_deg", _between(0.0, 180.0, " deg"))
+    distractors: int | None = _lever(3, "int", "distractors", _between(0, MAX_DISTRACTORS, " objects"))  # at most this many per layout
+    distractor_size_m: tuple[float, float] | None = _lever((0.02, 0.07), "interval", "distractor_size_m", _interval(0.005, 0.5, " m"))  # half extents
+    wall_distance_m: tuple[float, float] | None = _lever((0.5, 1.5), "interval", "wall_distance_m", _interval(0.0, 20.0, " m"))  # beyond the table
+
+    def resolve(self, task_levers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Every lever's value in force: this pipeline's, else the task's, else the built-in one."""
+        task_levers = task_levers or {}
+        out = {}
+        for d in LEVERS.values():
+            v = getattr(self, d.name)
+            out[d.name] = v if v is not None else task_levers.get(d.name, d.meta.lever)
+        return out
+
+
 @dataclass(frozen=True)
 class GenerateConfig:
     """Everything `statgen.generate` needs. Identity settings decide the data; the rest only where and how fast."""
@@ -124,6 +205,7 @@ class GenerateConfig:
     depth: bool = setting(False, kind="bool", toml="image.depth")
     seg: bool = setting(False, kind="bool", toml="image.seg")
     render: RenderSettings = field(default_factory=RenderSettings)
+    randomize: RandomizeSettings = field(default_factory=RandomizeSettings)
     require_visible: bool = setting(False, kind="bool", toml="sampling.require_visible")
     max_draws_per_sample: int = setting(200, kind="int", toml="sampling.max_draws_per_sample",
                                         check=lambda v: None if v >= 1 else f"expected >= 1, got {v}")
@@ -169,7 +251,7 @@ class Declared:
         return self.meta.flag or self.meta.toml or self.key
 
 
-NESTED = {"render": RenderSettings}  # GenerateConfig's groups of settings: their flat keys are "render.<field>"
+NESTED = {"render": RenderSettings, "randomize": RandomizeSettings}  # GenerateConfig's groups of settings: their flat keys are "render.<field>"
 
 
 def _declared(cls: type, prefix: str = "") -> list[Declared]:
@@ -185,6 +267,12 @@ def _declared(cls: type, prefix: str = "") -> list[Declared]:
 SETTINGS: dict[str, Declared] = {d.key: d for d in _declared(GenerateConfig)}
 TOML_KEYS: dict[str, Declared] = {d.meta.toml: d for d in SETTINGS.values() if d.meta.toml}
 FLAGS: dict[str, Declared] = {d.meta.flag: d for d in SETTINGS.values() if d.meta.flag}
+LEVERS: dict[str, Declared] = {d.name: d for d in SETTINGS.values() if d.meta.lever is not None}  # what a task's [randomize] may set
+
+
+def _legacy(d: Declared) -> Any:
+    """The value of a setting in a dataset made before it existed."""
+    return d.default if d.meta.legacy == NO_LEGACY else d.meta.legacy
 
 
 def _identity_of(obj: Any) -> dict[str, Any]:
@@ -345,7 +433,7 @@ def complete_identity(config: Mapping[str, Any]) -> dict[str, Any]:
         g, _, name = d.key.rpartition(".")
         target = out.setdefault(g, {}) if g else out
         if isinstance(target, dict) and name not in target:
-            target[name] = json.loads(json.dumps(d.default))
+            target[name] = json.loads(json.dumps(_legacy(d)))
     return out
 
 
@@ -366,5 +454,8 @@ def config_from_identity(config: Mapping[str, Any], where: str = "config") -> Ge
     for k in ("robot", "n"):
         if k not in checked:
             pr.add(f"{where}.{k}: missing")
+    for k, d in SETTINGS.items():  # made before a setting existed: with its legacy value
+        if k not in checked and d.meta.identity and d.meta.legacy != NO_LEGACY:
+            checked[k] = d.meta.legacy
     pr.raise_if_any()
     return _assemble(checked)

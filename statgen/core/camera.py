@@ -29,18 +29,26 @@ def T_world_cam_from_mujoco(*, pos: np.ndarray, R_world_mjcam: np.ndarray) -> np
     return make_T(np.asarray(R_world_mjcam) @ R_MJCAM_CVCAM, np.asarray(pos))
 
 
+MIN_ABS_DEPTH = 1e-9  # [m]: a point in the camera's centre plane is projected as if this far in front of it
+
+
 class Projection(NamedTuple):
-    pixel: np.ndarray | None  # (2,) [px] (u, v), None when the point is behind the camera
+    pixel: np.ndarray | None  # (2,) [px] (u, v); None behind the camera unless projected with behind=True
     depth: float  # z in the camera frame [m]; <= 0 means behind
 
 
-def project(*, K: np.ndarray, T_world_cam: np.ndarray, p_world: np.ndarray) -> Projection:
-    """Project a world point (3,) [m] through K (3, 3) and T_world_cam (4, 4)."""
+def project(*, K: np.ndarray, T_world_cam: np.ndarray, p_world: np.ndarray, behind: bool = False) -> Projection:
+    """Project a world point (3,) [m] through K (3, 3) and T_world_cam (4, 4).
+
+    behind=True: the pixel (fx x/z + cx, fy y/z + cy) whatever the sign of z (schema 2's ee_pixel),
+    else None for a point behind the camera (z <= 0)."""
     T_cam_world = invert_T(T_world_cam)
     p_cam = T_cam_world[:3, :3] @ np.asarray(p_world, dtype=float) + T_cam_world[:3, 3]
     z = float(p_cam[2])
-    if z <= 0:
+    if z <= 0 and not behind:
         return Projection(None, z)
+    if abs(z) < MIN_ABS_DEPTH:
+        p_cam = np.array([p_cam[0], p_cam[1], MIN_ABS_DEPTH])
     uvw = K @ p_cam
     return Projection(uvw[:2] / uvw[2], z)
 

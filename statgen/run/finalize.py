@@ -42,7 +42,7 @@ def dataset_info(job: Job, results: dict[int, tuple[ShardInfo, dict[str, Any]]],
     acc = Acceptance()
     for _, extra in results.values():
         a = extra.get("acceptance", {})
-        acc.add(Acceptance(a.get("drawn", 0), a.get("accepted", 0), a.get("rejected", {})))
+        acc.add(Acceptance(a.get("drawn", 0), a.get("accepted", 0), a.get("rejected", {}), a.get("new_views", 0)))
     return DatasetInfo(
         schema=DATASET_SCHEMA, statgen_version=__version__, robot=job.robot.name, task=job.task.name, seed=cfg.seed,
         samples=sum(info.samples for info, _ in results.values()),

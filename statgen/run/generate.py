@@ -27,7 +27,9 @@ from statgen.run.progress import Progress
 from statgen.schema import ShardInfo
 from statgen.sim.assets import resolve_model, simplify_for
 from statgen.sim.gl import require_rendering
+from statgen.sim.library import user_files
 from statgen.sim.scene import build_scene
+from statgen.sim.stage import LookConfig
 from statgen.storage.fs import Store
 from statgen.storage.run import RunLock, ShardLog
 from statgen.wording import counted
@@ -44,8 +46,9 @@ def prepare(cfg: GenerateConfig) -> tuple[Job, Store]:
     cfg = dataclasses.replace(cfg, render=resolve_render(cfg.render, robot))
     model = resolve_model(robot, assets_dir=cfg.assets)
     model = simplify_for(model, cfg.render)
-    job = Job(config=cfg, robot=robot, task=task, model=model)
-    build_scene(robot=robot, task=task, resolved=model, cameras=cfg.cameras, render=cfg.render)  # names, ranges
+    job = Job(config=cfg, robot=robot, task=task, model=model, user_files=user_files(cfg, task))
+    build_scene(robot=robot, task=task, resolved=model, cameras=cfg.cameras, render=cfg.render,
+                look=LookConfig.of(cfg, task, job.user_files))  # names, ranges, the randomised scene compiles
     store = Store.open(cfg.out or f"data/{robot.name}")
     return job, store
 

@@ -20,7 +20,9 @@ from statgen.storage.run import RUN_JSON, read_json, write_json
 def run_identity(job: Job) -> dict[str, Any]:
     """What decides the data: config (minus where/how fast), robot, task, model files, schema."""
     config = {**job.config.identity(), "schema": SAMPLE_SCHEMA, "robot": job.robot.name, "task": job.task.name}  # content, not location
+    extra = {"user_files": job.user_files.identity()} if job.user_files is not None else {}  # their content decides the data
     return json.loads(json.dumps({
+        **extra,
         "config": config,
         "robot": spec_json(job.robot),
         "task": spec_json(job.task),

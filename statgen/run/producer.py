@@ -11,6 +11,11 @@ Per sample, in the label phase: a new look if the source asks for one (draw, app
 source's next configuration (feasible in the scene as it now is), its labels. In the render
 phase: the sample's look applied again, its qpos set again, its images rendered. So labels
 and pixels come from the same state, and batching stays correct.
+
+The variation is the randomize level's (statgen.sim.looks): AsBuilt at "none", Looks at
+"appearance" and "full". Its look is the sample's `scene` block. When a look's cameras leave no
+feasible configuration in `max_draws_per_sample` draws (a jittered or shell view at "full"), a new
+look is drawn and counted (Acceptance.new_views), up to MAX_NEW_VIEWS times.
 """
 
 from __future__ import annotations
@@ -32,8 +37,10 @@ from statgen.faults import maybe_kill
 from statgen.sim.feasibility import Feasibility
 from statgen.sim.labels import labels
 from statgen.sim.scene import Scene, build_scene, set_qpos
-from statgen.sim.sources import IndependentSource, SampleSource
-from statgen.sim.variation import AS_BUILT, NoVariation, SceneParams, SceneVariation
+from statgen.sim.looks import make_variation
+from statgen.sim.sources import IndependentSource, NoFeasibleConfiguration, SampleSource
+from statgen.sim.stage import LookConfig
+from statgen.sim.variation import AS_BUILT, SceneParams, SceneVariation
 from statgen.storage.fs import Store
 from statgen.storage.index import write_index
 from statgen.run.job import Job, ShardPlan, ShardResult
@@ -42,6 +49,7 @@ from statgen.storage.shards import ShardWriter, index_name
 
 
 MAX_BATCH = 64  # samples per phase of produce(); more gains nothing measurable
+MAX_NEW_VIEWS = 20  # new looks drawn for one sample whose cameras leave no feasible configuration
 RENDER_BATCH_BYTES = 16 << 20  # raw image bytes a batch may hold [B]
 
 
@@ -70,28 +78,31 @@ class ShardProducer:
     def __init__(self, job: Job, *, render: bool = True, source: Callable[[Scene, mujoco.MjData, Feasibility], SampleSource] | None = None,
                  variation: Callable[[Scene], SceneVariation] | None = None):
         """source, variation: factories given the built scene (and the producer's MjData and Feasibility
-        tests); by default IndependentSource (the pipeline's sampling settings) and NoVariation."""
+        tests); by default IndependentSource (the pipeline's sampling settings) and the randomize
+        level's variation (statgen.sim.looks.make_variation)."""
         self.job = job
         cfg = job.config
-        self.scene = build_scene(robot=job.robot, task=job.task, resolved=job.model, cameras=cfg.cameras, render=cfg.render)
+        self.scene = build_scene(robot=job.robot, task=job.task, resolved=job.model, cameras=cfg.cameras, render=cfg.render,
+                                 look=LookConfig.of(cfg, job.task, job.user_files))
         self.data = mujoco.MjData(self.scene.model)
         self.feasibility = Feasibility(self.scene, self.data)
         self.source = source(self.scene, self.data, self.feasibility) if source is not None else IndependentSource(
             self.scene, self.data, feasibility=self.feasibility, require_visible=cfg.require_visible, max_draws_per_sample=cfg.max_draws_per_sample)
-        self.variation = variation(self.scene) if variation is not None else NoVariation()
-        self.look: SceneParams = AS_BUILT  # the look applied now
-        self.ranges = job.rosa_ranges
-        self.index_schema = index_schema(self.scene.index.joint_names, cfg.cameras)
         self.renderer = None
         if render:
             from statgen.sim.render import CameraRenderer
 
             self.renderer = CameraRenderer(self.scene, render=cfg.render, depth=cfg.depth, seg=cfg.seg)
+        self.variation = variation(self.scene) if variation is not None else make_variation(
+            self.scene, uploader=self.renderer.upload_texture if self.renderer is not None else None)
+        self.look: SceneParams = AS_BUILT  # the look applied now
+        self.ranges = job.rosa_ranges
+        self.index_schema = index_schema(self.scene.index.joint_names, cfg.cameras)
 
     def start_shard(self, shard: int) -> ShardStreams:
         """The shard's streams, with the variation and the source initialised for it."""
         streams = ShardStreams.of(self.job.config.seed, shard)
-        self.variation.initialize_shard(rng=streams.layout)
+        self.variation.initialize_shard(rng=streams.layout, shard=shard)
         self.look = AS_BUILT
         self.source.initialize_shard(rng=streams.configuration)
         self.feasibility.refresh()  # the shard's layout may have edited the model
@@ -100,11 +111,16 @@ class ShardProducer:
     def sample(self, streams: ShardStreams, index: int, acc: Acceptance) -> tuple[Sample, SceneParams]:
         """One accepted sample and its look; self.data is left at its state."""
         if self.source.new_look():
-            self.look = self.variation.draw(rng=streams.look)
-            self.variation.apply(self.look, data=self.data)
-            if self.look:  # the scene changed: the feasibility tests' frames (front camera, base) follow it
-                self.feasibility.refresh()
-        self.source.next(rng=streams.configuration, acc=acc)
+            self._new_look(streams)
+        for attempt in range(MAX_NEW_VIEWS + 1):
+            try:
+                self.source.next(rng=streams.configuration, acc=acc)
+                break
+            except NoFeasibleConfiguration:
+                if attempt == MAX_NEW_VIEWS or not self.look or self.look.get("level") != "full":
+                    raise  # a scene whose cameras do not move: another look would not help
+                acc.new_views += 1
+                self._new_look(streams)
         rng = streams.configuration
         state, T_world_base, cameras = labels(self.scene, self.data)
         ee_pos, euler = np.array(state.ee_pos), np.array(state.ee_euler_xyz)
@@ -113,8 +129,15 @@ class ShardProducer:
                                     gripper_width=state.gripper_width, has_gripper=self.job.robot.has_gripper)
         sample = Sample(schema=SAMPLE_SCHEMA, index=index, robot=self.job.robot.name, task=self.job.task.name, state=state,
                         T_world_base=T_world_base, cameras=cameras,
-                        text={"rosa": QA(text.ROSA_QUESTION, rosa.format_tokens(tokens)), "natural": QA(natural["question"], natural["answer"])})
+                        text={"rosa": QA(text.ROSA_QUESTION, rosa.format_tokens(tokens)), "natural": QA(natural["question"], natural["answer"])},
+                        scene=self.look or None)
         return sample, self.look
+
+    def _new_look(self, streams: ShardStreams) -> None:
+        self.look = self.variation.draw(rng=streams.look)
+        self.variation.apply(self.look, data=self.data)
+        if self.look:  # the scene changed: the feasibility tests' frames (front camera, base) follow it
+            self.feasibility.refresh()
 
     def render(self, sample: Sample, look: SceneParams = AS_BUILT) -> dict[str, dict[str, np.ndarray]]:
         """Images per camera of one sample: its look applied again and its qpos set again, so the
@@ -154,7 +177,7 @@ class ShardProducer:
         The shard is staged on local disk (for a local store: in place, under a hidden name)
         and published whole: an os.replace locally, a single upload on object storage.
         """
-        started = time.time()
+        started, cpu0 = time.time(), time.process_time()
         store = root if isinstance(root, Store) else Store.open(str(root))
         stage = store.local_root if store.is_local else store.staging_dir()
         streams = self.start_shard(plan.shard)
@@ -182,7 +205,7 @@ class ShardProducer:
             if not store.is_local:
                 shutil.rmtree(stage, ignore_errors=True)
         return ShardResult(info=w.info, acceptance=acc, gl_renderer=gl_renderer_name(self.renderer), peak_rss_mb=peak_rss_mb(),
-                           index_sha256=index_sha, worker_pid=os.getpid(), seconds=(started, time.time()))
+                           index_sha256=index_sha, worker_pid=os.getpid(), seconds=(started, time.time()), cpu_seconds=time.process_time() - cpu0)
 
     def close(self) -> None:
         if self.renderer is not None:

@@ -40,7 +40,11 @@ def T_world_camera(data: mujoco.MjData, cam_id: int) -> np.ndarray:
 
 
 def camera_K(scene: Scene, name: str) -> np.ndarray:
-    """The camera's OpenCV K from the model as it is now (its fovy) and its image size."""
+    """The camera's OpenCV K as it is set now: a calibrated camera's K exactly as given (or as a variation
+    wrote it into the model), else from the model's fovy and the image size."""
+    K = scene.intrinsics.get(name)
+    if K is not None:
+        return K
     c = scene.task.camera(name)
     return cam.intrinsics(width=c.width, height=c.height, fovy_deg=float(scene.model.cam_fovy[scene.index.camera_ids[name]]))
 
@@ -93,11 +97,11 @@ def camera_label(scene: Scene, data: mujoco.MjData, name: str, *, p_tcp: np.ndar
     c = scene.task.camera(name)
     K = camera_K(scene, name)
     T_world_cam = T_world_camera(data, scene.index.camera_ids[name])
-    pr = cam.project(K=K, T_world_cam=T_world_cam, p_world=p_tcp)
-    in_view = cam.in_image(pr.pixel, width=c.width, height=c.height)
+    pr = cam.project(K=K, T_world_cam=T_world_cam, p_world=p_tcp, behind=True)  # schema 2: ee_pixel is never null
+    in_view = pr.depth > 0 and cam.in_image(pr.pixel, width=c.width, height=c.height)
     return CameraLabel(
         width=c.width, height=c.height, K=K.tolist(), T_world_cam=T_world_cam.tolist(),
-        ee_pixel=None if pr.pixel is None else pr.pixel.tolist(), ee_depth=pr.depth, ee_in_view=in_view,
+        ee_pixel=pr.pixel.tolist(), ee_depth=pr.depth, ee_in_view=in_view,
         ee_visible=bool(in_view and tcp_visible(scene, data, cam_pos=T_world_cam[:3, 3], p_tcp=p_tcp)),
     )
 

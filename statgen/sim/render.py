@@ -44,6 +44,29 @@ class CameraRenderer:
         self.geom_class = np.where(ix.gripper_geoms, SEG_GRIPPER, np.where(ix.robot_geoms, SEG_ROBOT, 0)).astype(np.uint8)
         m = scene.model
         self.far_m = float(m.vis.map.zfar * m.stat.extent)
+        # Randomisation's textures are sampled without mipmaps (GL_LINEAR): llvmpipe's default trilinear
+        # filter costs ~8% of a frame with textured surfaces (README, "Randomisation"). The robot's own
+        # textures keep MuJoCo's filter.
+        self.linear_textures = tuple(i for i in range(m.ntex) if (m.texture(i).name or "").startswith("statgen/"))
+        for i in self.linear_textures:
+            self._linear(i)
+        self.uploads = 0
+
+    def _linear(self, tex_id: int) -> None:
+        from OpenGL import GL
+
+        self.renderer._gl_context.make_current()
+        GL.glBindTexture(GL.GL_TEXTURE_2D, int(self.renderer._mjr_context.texture[tex_id]))
+        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+
+    def upload_texture(self, tex_id: int) -> None:
+        """Send a 2D texture's tex_data to the GL context (after the model's pixels changed), then set its
+        filter again (mjr_uploadTexture resets it to trilinear)."""
+        self.renderer._gl_context.make_current()
+        mujoco.mjr_uploadTexture(self.scene.model, self.renderer._mjr_context, tex_id)
+        self._linear(tex_id)
+        self.uploads += 1
 
     def render(self, data: mujoco.MjData, camera: str) -> dict[str, np.ndarray]:
         """{'rgb': (H, W, 3) uint8, 'depth': (H, W) uint16 mm, 'seg': (H, W) uint8} for one camera."""

@@ -12,17 +12,19 @@ model.collide_links, every collision geom of the robot able to touch every other
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mujoco
 import numpy as np
 
 from statgen.config import RenderSettings, RobotSpec, TaskSpec
+from statgen.core.camera import R_MJCAM_CVCAM
 from statgen.core.geometry import R_to_quat_wxyz, look_at_R, quat_wxyz_to_R
 from statgen.errors import ConfigError, GeometryError
 from statgen.sim.assets import ResolvedModel
 from statgen.sim.compose import attach_gripper
 from statgen.sim.grippers import GripperSolver
+from statgen.sim.stage import LookConfig, Stage, extend_spec, index_stage
 
 TCP_SITE = "statgen/tcp"
 BASE_FRAME_BODY = "statgen/base_frame"  # the state frame, when model.state_frame is not the base body's own
@@ -248,6 +250,10 @@ def build_spec(
             w = robot.wrist_camera
             R = look_at(w.pos, w.target, w.up, what=f"robot {robot.name}: wrist_camera")
             body(w.body, "wrist_camera").add_camera(name=name, pos=list(w.pos), quat=list(R_to_quat_wxyz(R)), fovy=c.fovy_deg)
+        elif c.calibrated:  # on the robot base (it moves with a layout's base pose), with the given K
+            T = np.array(c.T_base_cam)
+            cam = body(robot.model.base_body, "model.base_body").add_camera(name=name, pos=list(T[:3, 3]), quat=list(R_to_quat_wxyz(T[:3, :3] @ R_MJCAM_CVCAM)))
+            set_calibrated(cam, K=np.array(c.K), width=c.width, height=c.height)
         else:
             R = look_at(c.pos, c.target, what=f"task {task.name}: cameras.{name}")
             wb.add_camera(name=name, pos=list(c.pos), quat=list(R_to_quat_wxyz(R)), fovy=c.fovy_deg)
@@ -260,6 +266,21 @@ def build_spec(
     spec.visual.global_.offheight = max(h_px, 16)
     spec.visual.quality.offsamples = render.multisample
     return spec, children
+
+
+def set_calibrated(cam: mujoco.MjsCamera, *, K: np.ndarray, width: int, height: int) -> None:
+    """Give a camera OpenCV intrinsics K (3, 3) for a width x height image (DESIGN.md: MuJoCo's principal
+    offset is the negative of OpenCV's offset from ((W-1)/2, (H-1)/2))."""
+    cam.sensor_size = [width / 1000.0, height / 1000.0]  # any positive size: pixel values are converted with it
+    cam.resolution = [width, height]
+    cam.focal_pixel = [float(K[0, 0]), float(K[1, 1])]
+    cam.principal_pixel = [-(float(K[0, 2]) - (width - 1) / 2), -(float(K[1, 2]) - (height - 1) / 2)]
+
+
+def write_intrinsics(model: mujoco.MjModel, cam_id: int, K: np.ndarray, *, width: int, height: int) -> None:
+    """Set a calibrated camera's K at run time (cam_intrinsic, in its sensor's length units); the render follows."""
+    rho = np.array([width, height], dtype=float) / model.cam_sensorsize[cam_id]  # pixels per length unit
+    model.cam_intrinsic[cam_id] = [K[0, 0] / rho[0], K[1, 1] / rho[1], -(K[0, 2] - (width - 1) / 2) / rho[0], -(K[1, 2] - (height - 1) / 2) / rho[1]]
 
 
 def compile_scene(spec: mujoco.MjSpec, robot_name: str) -> mujoco.MjModel:
@@ -345,13 +366,20 @@ def gripper_solver(model: mujoco.MjModel, *, robot: RobotSpec) -> GripperSolver 
 
 @dataclass
 class Scene:
-    """A compiled scene and its index. Not shared between processes: each worker builds its own."""
+    """A compiled scene and its index. Not shared between processes: each worker builds its own.
+
+    look: the randomisation it was built for; stage: what that added (None at level none).
+    intrinsics: the K of each calibrated camera as it is set now (the labels' K, exactly as given or
+    as a variation wrote it; a camera with a field of view has none here and its K follows cam_fovy)."""
 
     model: mujoco.MjModel
     index: SceneIndex
     robot: RobotSpec
     task: TaskSpec
     cameras: tuple[str, ...]
+    look: LookConfig = field(default_factory=LookConfig)
+    stage: Stage | None = None
+    intrinsics: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def set_configuration(scene: Scene, data: mujoco.MjData, *, q_arm: np.ndarray, open_fraction: float, cameras: bool = True) -> np.ndarray:
@@ -385,9 +413,26 @@ def set_qpos(scene: Scene, data: mujoco.MjData, *, qpos: np.ndarray, cameras: bo
 
 
 def build_scene(
-    *, robot: RobotSpec, task: TaskSpec, resolved: ResolvedModel, cameras: tuple[str, ...], render: RenderSettings
+    *, robot: RobotSpec, task: TaskSpec, resolved: ResolvedModel, cameras: tuple[str, ...], render: RenderSettings,
+    look: LookConfig | None = None,
 ) -> Scene:
+    """The compiled scene. look: the randomisation it is built for (None: level none, the task as it is)."""
+    look = look or LookConfig()
     spec, _children = build_spec(robot=robot, task=task, resolved=resolved, cameras=cameras, render=render)
+    task = framed_task(task, robot)  # the cameras as built (the looks jitter around them)
+    if look.level != "none":
+        # The model's statistics (extent, centre) set the clip planes and the headlight: keep the task's
+        # scene's, or the walls and the parked distractors far away would push the near plane out
+        # past the wrist camera's gripper.
+        plain = compile_scene(spec, robot.name)
+        spec.stat.extent, spec.stat.center = float(plain.stat.extent), [float(x) for x in plain.stat.center]
+        spec.stat.meansize = float(plain.stat.meansize)
+        extend_spec(spec, task=task, level=look.level, levers=look.levers, slots=look.slots, user=look.user)
     model = compile_scene(spec, robot.name)
-    task = framed_task(task, robot)  # the cameras as built
-    return Scene(model=model, index=index_scene(model, robot=robot, cameras=cameras), robot=robot, task=task, cameras=cameras)
+    index = index_scene(model, robot=robot, cameras=cameras)
+    stage = None
+    if look.level != "none":
+        stage = index_stage(model, task=task, robot=robot, level=look.level, levers=look.levers, slots=look.slots, user=look.user,
+                            base_body=index.base_body, robot_geoms=index.robot_geoms)
+    intrinsics = {n: np.array(task.camera(n).K, dtype=float) for n in cameras if task.camera(n).calibrated}
+    return Scene(model=model, index=index, robot=robot, task=task, cameras=cameras, look=look, stage=stage, intrinsics=intrinsics)

@@ -31,6 +31,10 @@ from statgen.sim.labels import camera_label
 from statgen.sim.scene import Scene, set_qpos
 
 
+class NoFeasibleConfiguration(RunError):
+    """No configuration was feasible in max_draws_per_sample draws (in the scene as it is)."""
+
+
 @dataclass(slots=True)
 class Configuration:
     """An accepted configuration: qpos of the arm joints then the gripper joints (the order of state.qpos).
@@ -96,7 +100,7 @@ class IndependentSource:
                 continue
             acc.accepted += 1
             return Configuration(qpos=qpos)
-        raise RunError(
+        raise NoFeasibleConfiguration(
             f"robot {scene.robot.name}: no feasible configuration in {self.max_draws} draws "
             f"(rejected so far: {acc.rejected}); widen the workspace box, move the front camera, or raise sampling.max_draws_per_sample"
         )

@@ -3,9 +3,9 @@
 The protocol (dm_control composer's hooks are the model; every draw takes an injected
 np.random.Generator, there is no global RNG):
 
-- `initialize_shard(rng=...)`: once per shard, before its first sample, with the shard's layout
-  stream (default_rng([seed, shard, 2])): e.g. a texture pool, or a per-shard layout edited in
-  place in the model.
+- `initialize_shard(rng=..., shard=...)`: once per shard, before its first sample, with the shard's
+  layout stream (default_rng([seed, shard, 2])) and the shard's number (a layout's id): e.g. a
+  texture pool, or a per-shard layout edited in place in the model.
 - `draw(rng=...) -> SceneParams`: per look, with the shard's look stream (default_rng([seed,
   shard, 1])); pure: it only draws numbers. SceneParams is JSON-ready data (what a `scene`
   block of the sample would record); an empty mapping means "the scene as built".
@@ -34,7 +34,7 @@ AS_BUILT: SceneParams = MappingProxyType({})  # no change: the scene as build_sc
 
 
 class SceneVariation(Protocol):
-    def initialize_shard(self, *, rng: np.random.Generator) -> None: ...
+    def initialize_shard(self, *, rng: np.random.Generator, shard: int) -> None: ...
 
     def draw(self, *, rng: np.random.Generator) -> SceneParams: ...
 
@@ -42,9 +42,10 @@ class SceneVariation(Protocol):
 
 
 class NoVariation:
-    """Today's scene: every sample looks as the task TOML describes it. Draws nothing, applies nothing."""
+    """The scene as built, with no record of it (a test's stand-in; statgen's level "none" is
+    statgen.sim.looks.AsBuilt, which records the scene). Draws nothing, applies nothing."""
 
-    def initialize_shard(self, *, rng: np.random.Generator) -> None:
+    def initialize_shard(self, *, rng: np.random.Generator, shard: int = 0) -> None:
         pass
 
     def draw(self, *, rng: np.random.Generator) -> SceneParams:

@@ -1,0 +1,276 @@
+"""Randomisation levels (statgen.sim.looks, statgen.sim.stage): every lever changes the pixels and
+nothing else, a look renders again from its record alone, workers carry nothing from shard to
+shard, distractors stay on the table and off the robot base, the wrist camera works at every
+level, and a calibrated camera renders through exactly the K it was given."""
+
+from __future__ import annotations
+
+import copy
+import tarfile
+
+import mujoco
+import numpy as np
+import pytest
+from conftest import resolved
+
+from statgen.config import build_config
+from statgen.run.job import Job, ShardPlan
+from statgen.run.producer import ShardProducer
+from statgen.schema import Acceptance
+
+
+def _producer(level: str, render: bool = True, task=None, **settings) -> ShardProducer:
+    cfg = build_config({"robot": "franka", "n": 8, "randomize.level": level, **settings})
+    spec, task0, model = resolved("franka")
+    from statgen.sim.library import user_files
+
+    return ShardProducer(Job(config=cfg, robot=spec, task=task or task0, model=model, user_files=user_files(cfg, task or task0)), render=render)
+
+
+def _state_json(sample) -> dict:
+    """A sample's record without its look and its camera labels (what no appearance lever may change)."""
+    d = sample.to_json()
+    d.pop("scene", None)
+    d.pop("cameras")
+    return d
+
+
+@pytest.fixture(scope="module")
+def full():
+    p = _producer("full", cameras=("front", "wrist"))
+    streams, acc = p.start_shard(3), Acceptance()
+    drawn = [p.sample(streams, i, acc) for i in range(6)]
+    images = [p.render(s, look) for s, look in drawn]
+    yield p, drawn, images
+    p.close()
+
+
+def test_a_look_renders_again_from_its_record_alone(full):
+    """Sample 0's look, applied again after five other looks (from a JSON round trip of its record),
+    gives the same pixels, bytes for bytes: the record holds everything the variation writes."""
+    import json
+
+    p, drawn, images = full
+    (s0, look0), _ = drawn[0], drawn[-1]
+    record = json.loads(json.dumps(s0.to_json()["scene"]))
+    again = p.render(s0, record)
+    for cam in ("front", "wrist"):
+        np.testing.assert_array_equal(again[cam]["rgb"], images[0][cam]["rgb"])
+    assert any(not np.array_equal(images[0]["front"]["rgb"], im["front"]["rgb"]) for im in images[1:])
+
+
+LEVERS = {  # lever -> the record paths it owns
+    "surfaces": (("surfaces",),),
+    "lights": (("lights",),),
+    "headlight": (("headlight",),),
+    "camera": (("cameras", "front"),),
+    "distractors": (("layout", "distractors"),),
+    "walls": (("layout", "walls"),),
+    "textures": (("layout", "textures"),),
+}
+
+
+def _get(d, path):
+    for k in path:
+        d = d[k]
+    return d
+
+
+def _set(d, path, v):
+    for k in path[:-1]:
+        d = d[k]
+    d[path[-1]] = v
+
+
+@pytest.mark.parametrize("lever", sorted(LEVERS))
+def test_each_lever_alone_changes_the_pixels_and_nothing_else(full, lever):
+    """Sample 0 rendered with one lever taken from another look (of another shard's layout where
+    the lever is per shard): the front image changes; the state and every other part of the
+    look stay; the camera labels change only with the camera lever."""
+    p, drawn, images = full
+    s0, look0 = drawn[0]
+    other = _other_look(p, lever)
+    if lever == "headlight":  # off in both looks would change nothing: turn it the other way
+        h = look0["headlight"]
+        other["headlight"] = {**h, "active": not h["active"], "diffuse": [0.4, 0.4, 0.4]}
+    look = copy.deepcopy(look0)
+    for path in LEVERS[lever]:
+        assert _get(other, path) != _get(look0, path)
+        _set(look, path, copy.deepcopy(_get(other, path)))
+    if lever == "textures":  # every surface textured, so that the slots' pixels show
+        look0 = copy.deepcopy(look0)
+        for s in look0["surfaces"]:
+            s["material"] = 0
+        look["surfaces"] = copy.deepcopy(look0["surfaces"])
+        base = p.render(s0, look0)
+    else:
+        base = images[0]
+    img = p.render(s0, look)
+    assert not np.array_equal(img["front"]["rgb"], base["front"]["rgb"]), f"{lever}: no pixel changed"
+    # Labels read in the changed look: the state is the same; the camera labels follow the camera only.
+    from statgen.sim.labels import labels
+
+    state, T_world_base, cameras = labels(p.scene, p.data)
+    assert state.to_json() == s0.state.to_json() and T_world_base == s0.T_world_base
+    same_cam = cameras["front"].to_json() == s0.cameras["front"].to_json()
+    assert same_cam == (lever != "camera")
+
+
+def _other_look(p: ShardProducer, lever: str) -> dict:
+    """A look from another shard (its layout is another), drawn without disturbing `p`'s state."""
+    q = _producer("full", render=False, cameras=("front", "wrist"))
+    streams = q.start_shard(11)
+    look = q.variation.draw(rng=streams.look)
+    if lever in ("distractors",):
+        for s in range(12, 40):  # a layout with a distractor where shard 3's has none, or another
+            if any(d["active"] for d in look["layout"]["distractors"]):
+                break
+            look = q.variation.draw(rng=q.start_shard(s).look)
+    return look
+
+
+def test_a_worker_carries_nothing_from_shard_to_shard(tmp_path):
+    """Shard 1 made by a fresh producer equals, byte for byte, shard 1 made after shard 0 by the same
+    producer (the layout, the texture slots and their cache, the model's edits): so one worker or two
+    give the same files."""
+    def shard1(p: ShardProducer, out) -> dict[str, bytes]:
+        try:
+            if out.name == "warm":
+                p.produce(ShardPlan(shard=0, first_index=0, count=4), out)
+            p.produce(ShardPlan(shard=1, first_index=4, count=4), out)
+        finally:
+            p.close()
+        with tarfile.open(out / "shards/statgen-000001.tar") as tf:
+            return {m.name: tf.extractfile(m).read() for m in tf.getmembers()}
+
+    warm = shard1(_producer("full", cameras=("front", "wrist")), tmp_path / "warm")
+    cold = shard1(_producer("full", cameras=("front", "wrist")), tmp_path / "cold")
+    assert warm == cold
+
+
+@pytest.mark.parametrize("level", ["none", "appearance", "full"])
+def test_the_wrist_camera_sees_the_gripper_at_every_level(level):
+    from statgen.sim.render import SEG_GRIPPER
+
+    p = _producer(level, cameras=("front", "wrist"), seg=True)
+    try:
+        streams, acc = p.start_shard(0), Acceptance()
+        for i in range(3):
+            s, look = p.sample(streams, i, acc)
+            img = p.render(s, look)
+            assert (img["wrist"]["seg"] == SEG_GRIPPER).mean() > 0.02, f"{level}: sample {i}: no gripper in the wrist view"
+            assert s.scene["level"] == level and set(s.scene["cameras"]) == {"front", "wrist"}
+    finally:
+        p.close()
+
+
+def _aabb_world(m: mujoco.MjModel, d: mujoco.MjData, g: int) -> tuple[np.ndarray, np.ndarray]:
+    """A primitive geom's exact world axis-aligned box, from its type, size and pose as MuJoCo holds them."""
+    R, a = d.geom_xmat[g].reshape(3, 3), m.geom_size[g]
+    t = int(m.geom_type[g])
+    G = mujoco.mjtGeom
+    if t == G.mjGEOM_BOX:
+        h = np.abs(R) @ a
+    elif t == G.mjGEOM_ELLIPSOID:
+        h = np.sqrt((R * a) ** 2 @ np.ones(3))
+    elif t == G.mjGEOM_SPHERE:
+        h = np.full(3, a[0])
+    elif t in (G.mjGEOM_CYLINDER, G.mjGEOM_CAPSULE):  # the axis is local z
+        axis = R[:, 2] * (a[1] + (a[0] if t == G.mjGEOM_CAPSULE else 0.0))
+        h = np.abs(axis) + a[0] * np.sqrt(np.clip(1 - R[:, 2] ** 2, 0, 1))
+    else:
+        raise AssertionError(f"geom type {t}")
+    return d.geom_xpos[g] - h, d.geom_xpos[g] + h
+
+
+def test_distractors_stay_on_the_table_and_off_the_robot_base():
+    """Over 40 layouts, checked in the compiled model as laid out (not with the placement code):
+    every active distractor rests on the table top within its edges, and MuJoCo's own geom distance
+    to the robot base's geoms, the props and the other distractors is positive."""
+    p = _producer("full", render=False)
+    m, st = p.scene.model, p.scene.stage
+    d = p.data
+    base_geoms = np.flatnonzero(m.geom_bodyid == p.scene.index.base_body)
+    seen = 0
+    for shard in range(40):
+        streams = p.start_shard(shard)
+        p.variation.apply(p.variation.draw(rng=streams.look), data=d)  # as the producer does before a shard's first draw
+        mujoco.mj_kinematics(m, d)
+        top = st.table_top
+        tlo, thi = d.geom_xpos[top] - m.geom_size[top], d.geom_xpos[top] + m.geom_size[top]  # the top is axis-aligned
+        active = [p.scene.stage.distractors[x["slot"]].geom for x in p.variation.layout["distractors"] if x["active"]]
+        seen += len(active)
+        for g in active:
+            lo, hi = _aabb_world(m, d, g)
+            assert np.all(lo[:2] >= tlo[:2] - 1e-9) and np.all(hi[:2] <= thi[:2] + 1e-9), f"shard {shard}: geom {g} overhangs the table"
+            assert abs(lo[2] - thi[2]) < 2e-4, f"shard {shard}: geom {g} does not rest on the top ({lo[2]} vs {thi[2]})"
+            for other in [*base_geoms, *st.props, *(a for a in active if a != g)]:
+                dist = mujoco.mj_geomDistance(m, d, int(g), int(other), 1.0, None)
+                assert dist > 0, f"shard {shard}: distractor geom {g} touches geom {other} ({dist:.4f} m)"
+    assert seen > 40, "too few distractors drawn to test anything"
+
+
+def test_a_distractor_on_the_line_of_sight_hides_the_tcp(full):
+    """ee_visible stays the truthful label: a sphere put (through the record) halfway between the
+    front camera and a visible TCP makes it false, and taking it away makes it true again."""
+    from statgen.sim.labels import labels
+
+    p, drawn, _ = full
+    s, look0 = next((s, lk) for s, lk in drawn if s.cameras["front"].ee_visible)
+    cam_pos = np.array(s.cameras["front"].T_world_cam)[:3, 3]
+    tcp = (np.array(s.T_world_base) @ np.array([*s.state.ee_pos, 1.0]))[:3]
+    slot = next(i for i, d in enumerate(p.scene.stage.distractors) if d.shape == "sphere")
+    look = copy.deepcopy(look0)
+    look["layout"]["distractors"][0] = {"active": True, "shape": "sphere", "mesh": "", "slot": slot, "size": [0.05, 0.0, 0.0],
+                                        "pos": [float(x) for x in (cam_pos + tcp) / 2], "quat_wxyz": [1.0, 0.0, 0.0, 0.0]}
+    p.render(s, look)
+    assert not labels(p.scene, p.data).cameras["front"].ee_visible
+    p.render(s, look0)
+    assert labels(p.scene, p.data).cameras["front"].ee_visible
+
+
+def test_the_users_images_fill_texture_slots(tmp_path):
+    """randomize.texture_dir: with a library of one procedural recipe, the shard's slots are mostly the
+    user's images; a slot's texels are the image's central square box-filtered to 256x256 (checked
+    against PIL's own box resize), and the record names the file by path and sha256."""
+    import hashlib
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    files = {}
+    for name, size in (("bench.png", (640, 512)), ("sub/wall.jpg", (512, 512))):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(tmp_path / name, quality=95)
+        files[name] = (tmp_path / name).read_bytes()
+    p = _producer("appearance", **{"randomize.texture_dir": str(tmp_path), "randomize.texture_library": 1})
+    try:
+        p.start_shard(0)
+        m, st = p.scene.model, p.scene.stage
+        slots = p.variation.layout["textures"]
+        users = [(k, s["recipe"]) for k, s in enumerate(slots) if s["recipe"]["pattern"] == "image"]
+        assert len(users) >= 4
+        for k, rec in users:
+            assert rec["sha256"] == hashlib.sha256(files[rec["path"]]).hexdigest()
+            im = Image.open(tmp_path / rec["path"]).convert("RGB")
+            w, h = im.size
+            s = min(w, h)
+            want = np.asarray(im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)).resize((256, 256), Image.BOX), dtype=int)
+            tex = st.textures[k]
+            got = m.tex_data[m.tex_adr[tex]:m.tex_adr[tex] + 256 * 256 * 3].reshape(256, 256, 3).astype(int)
+            assert np.abs(got - want).max() <= 1
+    finally:
+        p.close()
+
+
+def test_the_per_sample_look_at_is_core_look_at_then_a_roll():
+    from statgen.core.geometry import look_at_R
+    from statgen.sim.looks import _look_at
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        eye, target, up, roll = rng.normal(size=3), rng.normal(size=3), rng.normal(size=3), rng.uniform(-1, 1)
+        c, s = np.cos(roll), np.sin(roll)
+        want = look_at_R(eye=eye, target=target, up=up) @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+        np.testing.assert_allclose(_look_at(eye.tolist(), target.tolist(), tuple(up), roll), want, atol=1e-12)
+    assert _look_at([0, 0, 0], [0, 0, 1], (0, 0, 1), 0.0) is None

@@ -21,7 +21,9 @@ then random feasible joint-space waypoints joined by minimum-jerk segments no fa
 joint limits allow, and a gripper that opens and closes at random times at a finite speed. A
 segment is kept only when every recorded step on it passes the Feasibility tests and every
 substep (check_substeps per control period) is collision-free; otherwise its waypoint is drawn
-again (counted under its reason). Then each next() returns the episode's next recorded step.
+again (counted under its reason). Then each next() returns the episode's next recorded step. In trajectory mode the acceptance
+counts are per waypoint (the start included): drawn, accepted, and rejected by the first test a
+recorded step or substep of its segment failed.
 """
 
 from __future__ import annotations
@@ -144,7 +146,6 @@ class TrajectorySource:
         step = self.step
         qpos = self.planned[step]
         set_qpos(self.scene, self.data, qpos=qpos)
-        acc.accepted += 1
         self.step += 1
         if self.step == len(self.planned):
             self.planned = None
@@ -218,6 +219,7 @@ class TrajectorySource:
             q0 = self._draw_arm(rng)
             acc.drawn += 1
             if self._feasible(np.concatenate([q0, g0]), acc, full=True):
+                acc.accepted += 1
                 break
         else:
             raise self._none(acc, "an episode's start")
@@ -229,8 +231,8 @@ class TrajectorySource:
                 acc.drawn += 1
                 path = tj.JointPath(waypoints=np.array([wps[-1], q1]), durations=np.array([T]))
                 shifted = _Shifted(path, t)
-                # the waypoint first (cheap prefilter when the segment reaches it within the episode), then the segment
                 if self.segment_ok(path=shifted, t0=t, t1=min(t + T, T_end), grip=grip, acc=acc):
+                    acc.accepted += 1
                     wps.append(q1)
                     durs.append(T)
                     t += T

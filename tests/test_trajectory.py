@@ -58,11 +58,41 @@ def _read(out: Path) -> tuple[list[dict], dict[str, list[int]], dict[str, bytes]
     return sorted(samples, key=lambda d: d["index"]), per_shard, raw
 
 
+def _no_ray(mp) -> None:
+    """statgen.run.generate.generate without Ray (as main's tests/conftest.py generate_in_process): each shard
+    is made by a ShardProducer in this process, the producer the Ray workers run."""
+    import statgen.run.generate as gen
+    from statgen.run.producer import ShardProducer
+
+    class NoRay:
+        def start(self, *a, **k):
+            pass
+
+        def stop(self):
+            pass
+
+    def shards_here(job, todo, out, *, on_result, on_progress):
+        producer = ShardProducer(job)
+        try:
+            for plan in todo:
+                on_result(producer.produce(plan, out))
+        finally:
+            producer.close()
+
+    mp.setattr(gen, "RaySession", NoRay)
+    mp.setattr(gen, "run_shards", shards_here)
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
+    """A whole trajectory dataset (dataset.json included), made in this process. Read-only."""
+    import statgen.run.generate as gen
+
     out = tmp_path_factory.mktemp("traj") / "a"
     cfg = _cfg(out)
-    _produce(cfg)
+    with pytest.MonkeyPatch.context() as mp:
+        _no_ray(mp)
+        gen.generate(cfg)
     return cfg, out, *_read(out)
 
 
@@ -160,36 +190,17 @@ def test_one_or_two_producers_and_an_interrupted_run_give_the_same_bytes(run, tm
 
 @pytest.fixture
 def generate_in_process(monkeypatch):
-    """statgen.run.generate.generate without Ray (as main's tests/conftest.py fixture of the same name)."""
     import statgen.run.generate as gen
-    from statgen.run.producer import ShardProducer
 
-    class NoRay:
-        def start(self, *a, **k):
-            pass
-
-        def stop(self):
-            pass
-
-    def shards_here(job, todo, out, *, on_result, on_progress):
-        producer = ShardProducer(job)
-        try:
-            for plan in todo:
-                on_result(producer.produce(plan, out))
-        finally:
-            producer.close()
-
-    monkeypatch.setattr(gen, "RaySession", NoRay)
-    monkeypatch.setattr(gen, "run_shards", shards_here)
+    _no_ray(monkeypatch)
     return gen.generate
 
 
-def test_generate_resumes_a_trajectory_run(generate_in_process, tmp_path, monkeypatch):
+def test_generate_resumes_a_trajectory_run(run, generate_in_process, tmp_path, monkeypatch):
     """A run cut after its first shard, resumed: the same shards as one run, episodes whole."""
     import statgen.run.generate as gen
 
-    full, cut = tmp_path / "full", tmp_path / "cut"
-    generate_in_process(_cfg(full))
+    cut = tmp_path / "cut"
     real = gen.run_shards
 
     def first_only(job, todo, out, *, on_result, on_progress):
@@ -202,7 +213,7 @@ def test_generate_resumes_a_trajectory_run(generate_in_process, tmp_path, monkey
     assert len(list((cut / "shards").glob("*.tar"))) == 1
     monkeypatch.setattr(gen, "run_shards", real)
     generate_in_process(_cfg(cut, resume=True))
-    assert _read(cut)[2] == _read(full)[2]
+    assert _read(cut)[2] == run[4]
     info = json.loads((cut / "dataset.json").read_text())
     assert info["config"]["schema"] == "statgen.sample/3" and info["config"]["trajectory"]["mode"] == "trajectory"
 
@@ -274,3 +285,94 @@ def _collision_only(src, path, grip, acc, *, substeps):
     f.in_workspace = lambda p: True
     f.in_front_view = lambda p: True
     return src.segment_ok(path=path, t0=0.0, t1=1.0, grip=grip, acc=acc, substeps=substeps)
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def test_verify_passes_a_trajectory_dataset_and_catches_a_wrong_action(run, tmp_path):
+    import shutil
+
+    from test_verify import relist, rewrite_tar
+
+    from statgen.verify import verify
+
+    _, out, *_ = run
+    rep = verify(out)
+    assert rep.ok, rep.lines()
+    copy = tmp_path / "ds"
+    shutil.copytree(out, copy)
+
+    def edit(name, data):
+        if name == "000000023.json":
+            s = json.loads(data)
+            t = s["action"]["tokens"].split()
+            t[0] = str((int(t[0]) + 1) % 256)
+            s["action"]["tokens"] = " ".join(t)
+            s["text"]["action"]["answer"] = s["action"]["tokens"]
+            return name, json.dumps(s).encode()
+        return name, data
+
+    rewrite_tar(copy / "shards/statgen-000001.tar", edit)
+    relist(copy, "shards/statgen-000001.tar")
+    bad = dict(verify(copy).shard_status)
+    assert bad["shards/statgen-000000.tar"] == "ok"
+    assert "000000023" in bad["shards/statgen-000001.tar"] and "action tokens" in bad["shards/statgen-000001.tar"]
+
+
+def test_verify_episode_checks_bite(run):
+    """The velocity check fails the real data under a limit 100 times lower; broken episode fields are caught."""
+    import copy as _copy
+
+    from statgen.schema import Sample
+    from statgen.verify import _Episodes
+
+    cfg, out, samples, _, _ = run
+    from conftest import make_scene
+    from statgen.run.producer import joint_limits
+
+    v = np.asarray(joint_limits(make_scene("franka")).velocity)
+    parsed = [Sample.from_json(d) for d in samples[:STEPS]]
+    ok = _Episodes(cfg, v)
+    assert [ok.add(s) for s in parsed] == [None] * STEPS
+    slow = _Episodes(cfg, v / 100)
+    assert any(p and "over its velocity limit / hz" in p for p in (slow.add(s) for s in parsed))
+    d = _copy.deepcopy(samples[3])
+    d["episode"]["step"] = 4
+    assert "expected {id 0, step 3" in _Episodes(cfg, v).add(Sample.from_json(d))
+    d = _copy.deepcopy(samples[STEPS - 1])
+    d["action"]["ee_pos"][0] += 1e-6
+    assert "its own state (the last step)" in _Episodes(cfg, v).add(Sample.from_json(d))
+
+
+def test_verify_finds_a_step_in_collision(run):
+    """A sample whose labels agree with FK but whose qpos is in collision: verify's FK check reports it."""
+    from statgen.schema import Sample
+    from statgen.sim.feasibility import in_collision
+    from statgen.sim.labels import state_labels
+    from statgen.sim.scene import set_qpos
+    from statgen.storage.read import read_dataset_json
+    from statgen.storage.fs import Store
+    from statgen.verify import _FK
+
+    cfg, out, samples, _, _ = run
+    ds = read_dataset_json(Store.open(str(out)))
+    fk = _FK(ds, None)
+    try:
+        s = Sample.from_json(samples[0])
+        fk.producer.variation.apply(s.scene, data=fk.data)
+        rng = np.random.default_rng(0)
+        ix = fk.scene.index
+        for _ in range(2000):  # a colliding configuration
+            q = np.concatenate([ix.arm_ranges[:, 0] + rng.random(len(ix.arm_ranges)) * np.diff(ix.arm_ranges, axis=1)[:, 0], [0.04, 0.04]])
+            set_qpos(fk.scene, fk.data, qpos=q)
+            if in_collision(fk.scene, fk.data):
+                break
+        else:
+            pytest.fail("no colliding configuration found")
+        st, _ = state_labels(fk.scene, fk.data)
+        bad = Sample.from_json({**samples[0], "state": st.to_json()})
+        assert fk.check(Sample.from_json(samples[0])) is None
+        assert fk.check(bad) == "in collision (re-tested from its qpos in its scene)"
+    finally:
+        fk.close()

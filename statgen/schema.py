@@ -483,6 +483,9 @@ def spec_json(spec: Any) -> dict[str, Any]:
     without source_path (where a file was is not what the data is)."""
     d = json.loads(json.dumps(dataclasses.asdict(spec), sort_keys=True))
     d.pop("source_path", None)
+    for k in ("joint_velocity_limits", "joint_acceleration_limits"):  # a robot without [limits]: as before they existed
+        if d.get(k) == []:
+            del d[k]
     return d
 
 

@@ -376,3 +376,25 @@ def test_verify_finds_a_step_in_collision(run):
         assert fk.check(bad) == "in collision (re-tested from its qpos in its scene)"
     finally:
         fk.close()
+
+
+def test_robot_toml_limits_are_read_checked_and_used():
+    import dataclasses
+
+    from conftest import make_scene
+    from statgen.config.files import find_toml, read_toml
+    from statgen.config.robot import robot_from_dict, robot_from_toml
+    from statgen.run.producer import joint_limits
+    from statgen.schema import spec_json
+
+    raw = read_toml(find_toml("robots", "franka"))
+    spec = robot_from_toml({**raw, "limits": {"velocity": [2.175] * 4 + [2.61] * 3, "acceleration": [15.0, 7.5, 10, 12.5, 15, 20, 20]}}, "x.toml")
+    assert spec.joint_velocity_limits == (2.175,) * 4 + (2.61,) * 3
+    assert robot_from_dict(spec_json(spec)) == dataclasses.replace(spec, source_path="dataset.json")
+    scene = make_scene("franka")
+    assert joint_limits(dataclasses.replace(scene, robot=spec)).acceleration == (15.0, 7.5, 10, 12.5, 15, 20, 20)
+    default = joint_limits(scene)  # the shipped TOML has none: 0.35 / 1.0 x the range
+    np.testing.assert_allclose(default.velocity, tj.DEFAULT_VEL_FRACTION * np.diff(scene.index.arm_ranges, axis=1)[:, 0])
+    assert "joint_velocity_limits" not in spec_json(scene.robot)  # robots without [limits]: dataset.json as before
+    with pytest.raises(ConfigError, match=r"limits.velocity: expected 7 positive values"):
+        robot_from_toml({**raw, "limits": {"velocity": [1.0, 2.0]}}, "x.toml")

@@ -398,3 +398,26 @@ def test_robot_toml_limits_are_read_checked_and_used():
     assert "joint_velocity_limits" not in spec_json(scene.robot)  # robots without [limits]: dataset.json as before
     with pytest.raises(ConfigError, match=r"limits.velocity: expected 7 positive values"):
         robot_from_toml({**raw, "limits": {"velocity": [1.0, 2.0]}}, "x.toml")
+
+
+def test_preview_episode_strip_draws_the_tcp_path_through_each_frames_tcp(run, tmp_path):
+    from PIL import Image
+
+    from statgen.preview import PATH_COLOUR, TILE_SCALE, episode_strip
+
+    _, out, samples, _, _ = run
+    path = episode_strip(out, out=tmp_path / "strip.png", episode=1, count=STEPS)
+    im = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    w, h = samples[0]["cameras"]["front"]["width"] * TILE_SCALE, samples[0]["cameras"]["front"]["height"] * TILE_SCALE
+    assert im.shape == (2 * h, 5 * w, 3)
+    cyan = np.all(im == PATH_COLOUR, axis=2)
+    # each tile: the path passes within a few pixels of that frame's stored TCP pixel (the path of step k goes through it)
+    for k in range(STEPS):
+        d = samples[STEPS + k]
+        u, v = d["cameras"]["front"]["ee_pixel"]
+        r, c = divmod(k, 5)
+        x, y = int(round(c * w + (u + 0.5) * TILE_SCALE)), int(round(r * h + (v + 0.5) * TILE_SCALE))
+        if 0 <= u < w / TILE_SCALE and 30 / TILE_SCALE < v < h / TILE_SCALE - 15:
+            assert cyan[max(0, y - 8):y + 9, max(0, x - 8):x + 9].any(), f"no path near the TCP in frame {k}"
+    with pytest.raises(ConfigError, match=r"--episode 9: expected 0 to 3"):
+        episode_strip(out, out=tmp_path / "x.png", episode=9)

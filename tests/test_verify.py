@@ -161,3 +161,41 @@ def test_pixels_that_do_not_match_their_scene_record(copy, damage):
     rep = verify(copy)
     assert [p for p in rep.problems if "re-render" in p and "000000000" in p], rep.problems
     assert rep.rerendered == 3
+
+
+def test_a_schema_1_dataset_is_still_verified(tmp_path):
+    """A dataset as statgen wrote it before schema 2 (no scene block, ee_pixel null behind the camera,
+    no randomize settings: made at level none) passes verify, FK and the seed re-draw included;
+    nothing is re-rendered (it has no record)."""
+    root = tmp_path / "v1"
+    run_cli(*e2e_args(root, "--workers", "1", "--randomize", "none"))
+    shutil.rmtree(root / "_run")  # its run record is schema 2's
+
+    def edit(name, data):
+        if name.endswith(".json"):
+            d = json.loads(data)
+            d["schema"] = "statgen.sample/1"
+            del d["scene"]
+            for c in d["cameras"].values():
+                if c["ee_depth"] <= 0:
+                    c["ee_pixel"] = None
+            return name, json.dumps(d).encode()
+        return name, data
+
+    ds = json.loads((root / "dataset.json").read_text())
+    for s in ds["shards"]:
+        rewrite_tar(root / s["name"], edit)
+    ds["schema"] = "statgen.dataset/1"
+    del ds["config"]["randomize"]
+    del ds["acceptance"]["new_views"]
+    ds["config"]["schema"] = "statgen.sample/1"
+    for c in ds["task_spec"]["cameras"]:
+        for k in ("K", "T_base_cam", "shell"):
+            del c[k]
+    del ds["task_spec"]["randomize"]
+    (root / "dataset.json").write_text(json.dumps(ds))
+    for s in ds["shards"]:
+        relist(root, s["name"])
+    rep = verify(root)
+    assert rep.ok, rep.problems
+    assert rep.redrawn == len(ds["shards"]) and rep.rerendered == 0 and rep.fk_checked == rep.samples > 0

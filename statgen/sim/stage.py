@@ -28,7 +28,7 @@ import numpy as np
 from statgen.config import RobotSpec, TaskSpec
 from statgen.sim.library import TEX_SIZE, UserFiles
 
-N_LIGHTS = 4  # the light pool; 1..3 are on by default (each active light costs ~4% of a frame on llvmpipe)
+N_LIGHTS = 4  # the light pool; 1 or 2 are on by default (each active light costs ~4% of a frame on llvmpipe)
 SHAPES = ("box", "cylinder", "sphere", "capsule", "ellipsoid")
 BUILTINS = ("builtin_checker", "builtin_gradient")  # MuJoCo's procedural textures, compiled once
 WALL_HALF = (4.0, 1.5, 0.02)  # a wall's half extents: along it, up, thickness [m]

@@ -421,3 +421,31 @@ def test_preview_episode_strip_draws_the_tcp_path_through_each_frames_tcp(run, t
             assert cyan[max(0, y - 8):y + 9, max(0, x - 8):x + 9].any(), f"no path near the TCP in frame {k}"
     with pytest.raises(ConfigError, match=r"--episode 9: expected 0 to 3"):
         episode_strip(out, out=tmp_path / "x.png", episode=9)
+
+
+def test_schema_3_blocks_are_refused_where_they_do_not_belong(run):
+    import copy as _copy
+
+    from statgen.schema import Sample, SchemaError
+
+    _, _, samples, _, _ = run
+    d3 = _copy.deepcopy(samples[0])
+    Sample.from_json(d3)
+    d2 = {**d3, "schema": "statgen.sample/2"}
+    with pytest.raises(SchemaError, match="episode: unknown key in statgen.sample/2"):
+        Sample.from_json(d2)
+    no_action = {k: v for k, v in d3.items() if k != "action"}
+    with pytest.raises(SchemaError, match="action: expected a value in statgen.sample/3"):
+        Sample.from_json(no_action)
+    bad = _copy.deepcopy(d3)
+    bad["action"]["delta"]["rotvec"] = [0.0, 0.0]
+    with pytest.raises(SchemaError, match=r"action.delta.rotvec: expected 3 values"):
+        Sample.from_json(bad)
+    # the index has the episode columns, read with plain pyarrow
+    import pyarrow.dataset as pads
+
+    _, out, *_ = run
+    t = pads.dataset(out / "index", format="parquet").to_table().sort_by("index")
+    assert t.column("episode").to_pylist() == [i // STEPS for i in range(N)]
+    assert t.column("step").to_pylist() == [i % STEPS for i in range(N)]
+    assert t.column("action_rosa").to_pylist() == [d["action"]["tokens"] for d in samples]

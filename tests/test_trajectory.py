@@ -449,3 +449,22 @@ def test_schema_3_blocks_are_refused_where_they_do_not_belong(run):
     assert t.column("episode").to_pylist() == [i // STEPS for i in range(N)]
     assert t.column("step").to_pylist() == [i % STEPS for i in range(N)]
     assert t.column("action_rosa").to_pylist() == [d["action"]["tokens"] for d in samples]
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--mode", "trajectory", "--n", "120"], "--n 120 must each be a multiple of trajectory.steps = 50"),
+    (["--mode", "trajectory", "--n", "100", "--shard-size", "30"], "--shard-size 30"),
+    (["--n", "100", "--text-kinds", "rosa,inverse"], "add --mode trajectory"),
+    (["--n", "100", "--text-kinds", "natural"], "includes 'rosa'"),
+    (["--n", "100", "--mode", "random"], "expected one of independent, trajectory"),
+])
+def test_bad_trajectory_input_is_one_line_exit_2_and_writes_nothing(args, says, tmp_path, capsys):
+    from conftest import assert_one_line
+
+    from statgen.cli import main
+
+    out = tmp_path / "out"
+    code = main(["generate", "--robot", "franka", *args, "--out", str(out), "--quiet"])
+    line = assert_one_line(capsys.readouterr().err, code, 2)
+    assert says in line
+    assert not out.exists()

@@ -132,7 +132,8 @@ class TrajectorySource:
         self.settings, self.limits = settings, limits
         self.planned: np.ndarray | None = None  # (steps, n_arm + n_grip) of the episode being recorded
         self.step = 0
-        self.last_path: tj.JointPath | None = None  # the last episode's plan (for tests and bench)
+        self.last_path: tj.JointPath | None = None  # the last episode's arm plan and gripper plan (for tests and bench)
+        self.last_gripper: tj.GripperPlan | None = None
 
     def initialize_shard(self, *, rng: np.random.Generator) -> None:
         self.planned, self.step = None, 0  # a shard starts with a new episode

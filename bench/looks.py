@@ -1,9 +1,10 @@
 """`make bench-looks`: what randomisation (issue 10) costs, measured in one run.
 
   levels     `statgen generate --robot franka --workers 2` at `--randomize none` and `full`,
-             interleaved (none, full, none, full, ...) so that drift of this shared machine
-             lands on both; the steady-state rate of warm workers (bench.steady_rate) of each
-             run, and full / none from the best run of each (and from the medians)
+             interleaved (none, full, none, ...) so that drift of this shared machine lands on
+             both; per run the steady-state rate of warm workers (bench.steady_rate, wall
+             clock) and their samples per CPU-second (the run log's cpu_seconds: what other
+             processes on a shared machine change least); full / none from the best run of each
   shadows    one ShardProducer at level full in this process: frames/s of its renderer with
              shadows off and on (MuJoCo's default shadow map), in interleaved blocks
   upload     one texture slot (256x256 RGB) sent to the GL context: tex_data written,
@@ -88,7 +89,21 @@ def generate(level: str, n: int, tmp: Path, k: int) -> dict:
     if p.returncode != 0:
         raise SystemExit(f"bench: statgen generate failed:\n{p.stderr[-2000:]}")
     ds = json.loads((out / "dataset.json").read_text())
-    return {"wall": time.perf_counter() - t0, "steady": steady_rate(out), "gl": ds["versions"]["gl_renderer"]}
+    return {"wall": time.perf_counter() - t0, "steady": steady_rate(out), "cpu": cpu_rate(out), "gl": ds["versions"]["gl_renderer"]}
+
+
+def cpu_rate(out: Path) -> float:
+    """Samples per CPU-second of warm workers: each worker's shards after its first, over the CPU time its
+    process spent on them (all threads). Other processes on the machine change it far less than the wall clock."""
+    from statgen.storage.run import SHARDS_JSONL
+
+    per_worker: dict[int, list[tuple[float, int, float]]] = {}
+    for line in (out / SHARDS_JSONL).read_text().splitlines():
+        d = json.loads(line)
+        e = d["extra"]
+        per_worker.setdefault(e["worker_pid"], []).append((e["seconds"][1], d["samples"], e["cpu_seconds"]))
+    warm = [s for shards in per_worker.values() for s in sorted(shards)[1:]]
+    return sum(k for _, k, _ in warm) / sum(c for _, _, c in warm)
 
 
 def main() -> None:
@@ -106,15 +121,18 @@ def main() -> None:
     print("measuring shadows and a texture upload ...", file=sys.stderr)
     costs = result(run_snippet(COSTS, str(a.frames), "3", env={"LP_NUM_THREADS": "1"}))
     steady = {lv: [r["steady"] for r in rs] for lv, rs in runs.items()}
+    cpu = {lv: [r["cpu"] for r in rs] for lv, rs in runs.items()}
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {runs['none'][0]['gl']}, "
           f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.1f}")
     print()
-    print("| level (2 workers, steady state) | samples/s, each run | best | full / none |")
-    print("|---|---|---|---|")
+    print("| level (2 workers, warm) | samples/s (wall), each run | samples per CPU-second, each run | full / none (wall, best) | full / none (CPU, best) |")
+    print("|---|---|---|---|---|")
     best = {lv: max(v) for lv, v in steady.items()}
+    best_cpu = {lv: max(v) for lv, v in cpu.items()}
     for lv in ("none", "full"):
-        ratio = f"{best['full'] / best['none']:.2f} (medians {statistics.median(steady['full']) / statistics.median(steady['none']):.2f})" if lv == "full" else "1"
-        print(f"| `--randomize {lv}` | {', '.join(f'{x:.0f}' for x in steady[lv])} | {best[lv]:.0f} | {ratio} |")
+        r_wall = f"{best['full'] / best['none']:.2f}" if lv == "full" else "1"
+        r_cpu = f"{best_cpu['full'] / best_cpu['none']:.2f} (medians {statistics.median(cpu['full']) / statistics.median(cpu['none']):.2f})" if lv == "full" else "1"
+        print(f"| `--randomize {lv}` | {', '.join(f'{x:.0f}' for x in steady[lv])} | {', '.join(f'{x:.0f}' for x in cpu[lv])} | {r_wall} | {r_cpu} |")
     print()
     print("| cost (level full, 1 renderer, LP_NUM_THREADS=1) | value |")
     print("|---|---|")

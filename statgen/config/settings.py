@@ -148,7 +148,7 @@ class RandomizeSettings:
     texture_slots: int = setting(8, kind="int", toml="randomize.texture_slots", check=_between(1, MAX_TEXTURE_SLOTS, " slots"))  # textures per shard
     texture_library: int = setting(128, kind="int", toml="randomize.texture_library", check=_between(1, 100_000, " recipes"))  # procedural recipes per seed
     # --- per-lever ranges (the task may set them too) ---
-    texture_prob: float | None = _lever(0.5, "float", "texture_prob", _between(0.0, 1.0))  # chance that a surface is textured
+    texture_prob: float | None = _lever(0.4, "float", "texture_prob", _between(0.0, 1.0))  # chance that a surface is textured
     lights: tuple[float, float] | None = _lever((1.0, 2.0), "interval", "lights", _interval(0, 6, " lights", integer=True))  # active lights
     light_diffuse: tuple[float, float] | None = _lever((0.25, 0.75), "interval", "light_diffuse", _interval(0.0, 2.0))  # per-light intensity
     light_ambient: tuple[float, float] | None = _lever((0.0, 0.12), "interval", "light_ambient", _interval(0.0, 1.0))
@@ -165,7 +165,7 @@ class RandomizeSettings:
     table_height_m: tuple[float, float] | None = _lever((-0.08, 0.08), "interval", "table_height_m", _interval(-1.0, 1.0, " m"))  # added to the height
     base_xy_m: float | None = _lever(0.08, "float", "base_xy_m", _between(0.0, 1.0, " m"))  # robot base on the table, +- in x and y [m]
     base_yaw_deg: float | None = _lever(15.0, "float", "base_yaw_deg", _between(0.0, 180.0, " deg"))
-    distractors: int | None = _lever(5, "int", "distractors", _between(0, MAX_DISTRACTORS, " objects"))  # at most this many per layout
+    distractors: int | None = _lever(3, "int", "distractors", _between(0, MAX_DISTRACTORS, " objects"))  # at most this many per layout
     distractor_size_m: tuple[float, float] | None = _lever((0.02, 0.07), "interval", "distractor_size_m", _interval(0.005, 0.5, " m"))  # half extents
     wall_distance_m: tuple[float, float] | None = _lever((0.5, 1.5), "interval", "wall_distance_m", _interval(0.0, 20.0, " m"))  # beyond the table
 

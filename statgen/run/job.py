@@ -44,11 +44,13 @@ class ShardResult:
     index_sha256: str = ""
     worker_pid: int = 0
     seconds: tuple[float, float] = (0.0, 0.0)  # wall clock [s since the epoch] when the shard started and finished
+    cpu_seconds: float = 0.0  # CPU time the worker process spent on the shard, all its threads [s] (bench/looks.py)
 
     def log_extra(self) -> dict[str, Any]:
         """What _run/shards.jsonl records of the shard beside its ShardInfo."""
         return {"acceptance": self.acceptance.as_dict(), "gl_renderer": self.gl_renderer, "worker_peak_rss_mb": round(self.peak_rss_mb, 1),
-                "index_sha256": self.index_sha256, "worker_pid": self.worker_pid, "seconds": [round(t, 3) for t in self.seconds]}
+                "index_sha256": self.index_sha256, "worker_pid": self.worker_pid, "seconds": [round(t, 3) for t in self.seconds],
+                "cpu_seconds": round(self.cpu_seconds, 3)}
 
 
 def plan_shards(n: int, shard_size: int) -> list[ShardPlan]:

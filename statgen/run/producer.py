@@ -217,7 +217,7 @@ class ShardProducer:
         The shard is staged on local disk (for a local store: in place, under a hidden name)
         and published whole: an os.replace locally, a single upload on object storage.
         """
-        started = time.time()
+        started, cpu0 = time.time(), time.process_time()
         store = root if isinstance(root, Store) else Store.open(str(root))
         stage = store.local_root if store.is_local else store.staging_dir()
         streams = self.start_shard(plan.shard)
@@ -250,7 +250,7 @@ class ShardProducer:
             if not store.is_local:
                 shutil.rmtree(stage, ignore_errors=True)
         return ShardResult(info=w.info, acceptance=acc, gl_renderer=gl_renderer_name(self.renderer), peak_rss_mb=peak_rss_mb(),
-                           index_sha256=index_sha, worker_pid=os.getpid(), seconds=(started, time.time()))
+                           index_sha256=index_sha, worker_pid=os.getpid(), seconds=(started, time.time()), cpu_seconds=time.process_time() - cpu0)
 
     def close(self) -> None:
         if self.renderer is not None:

@@ -150,11 +150,11 @@ class RandomizeSettings:
     # --- per-lever ranges (the task may set them too) ---
     texture_prob: float | None = _lever(0.4, "float", "texture_prob", _between(0.0, 1.0))  # chance that a surface is textured
     lights: tuple[float, float] | None = _lever((1.0, 2.0), "interval", "lights", _interval(0, 6, " lights", integer=True))  # active lights
-    light_diffuse: tuple[float, float] | None = _lever((0.25, 0.75), "interval", "light_diffuse", _interval(0.0, 2.0))  # per-light intensity
-    light_ambient: tuple[float, float] | None = _lever((0.0, 0.12), "interval", "light_ambient", _interval(0.0, 1.0))
+    light_diffuse: tuple[float, float] | None = _lever((0.3, 0.8), "interval", "light_diffuse", _interval(0.0, 2.0))  # per-light intensity
+    light_ambient: tuple[float, float] | None = _lever((0.05, 0.2), "interval", "light_ambient", _interval(0.0, 1.0))
     light_warmth: float | None = _lever(0.15, "float", "light_warmth", _between(0.0, 1.0))  # colour temperature spread: 0 white
     headlight_prob: float | None = _lever(0.5, "float", "headlight_prob", _between(0.0, 1.0))  # chance that the headlight is on
-    headlight_diffuse: tuple[float, float] | None = _lever((0.1, 0.4), "interval", "headlight_diffuse", _interval(0.0, 1.0))
+    headlight_diffuse: tuple[float, float] | None = _lever((0.15, 0.45), "interval", "headlight_diffuse", _interval(0.0, 1.0))
     camera_pos_m: float | None = _lever(0.03, "float", "camera_pos_m", _between(0.0, 1.0, " m"))  # +- per axis [m]
     camera_target_m: float | None = _lever(0.05, "float", "camera_target_m", _between(0.0, 1.0, " m"))  # look-at point, +- per axis [m]
     camera_roll_deg: float | None = _lever(3.0, "float", "camera_roll_deg", _between(0.0, 180.0, " deg"))

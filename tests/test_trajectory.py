@@ -158,9 +158,7 @@ def test_joint_velocity_and_acceleration_within_limits_and_gripper_speed_finite(
 
 
 def test_every_recorded_step_is_collision_free(run):
-    from conftest import make_scene
     from statgen.sim.feasibility import in_collision
-    from statgen.sim.looks import make_variation
     from statgen.sim.scene import set_qpos
 
     cfg, out, samples, _, _ = run
@@ -234,32 +232,16 @@ def test_mismatched_sizes_and_kinds_are_refused_in_one_line():
 def test_a_collision_between_two_free_waypoints_is_caught_by_the_substeps():
     """An obstacle where the TCP passes half-way between two free waypoints: checking only the recorded
     steps misses it, the substep check catches it (and counts it)."""
-    from statgen.config import RenderSettings
     from statgen.schema import Acceptance
     from statgen.sim.feasibility import in_collision
-    from statgen.sim.scene import build_scene, set_qpos
+    from statgen.sim.scene import set_qpos
     from statgen.sim.sources import TrajectorySource, _Shifted
 
-    spec, task, res = resolved("franka")
     q_mid = np.array([0.0, 0.3, 0.0, -1.8, 0.0, 2.1, 0.8, 0.04, 0.04])
     qa, qb = q_mid.copy(), q_mid.copy()
     qa[0], qb[0] = -1.0, 1.0  # joint 1 sweeps the arm through q_mid
-
-    # where the TCP is at q_mid, in the plain scene
-    plain = build_scene(robot=spec, task=task, resolved=res, cameras=("front",), render=RenderSettings())
-    d0 = mujoco.MjData(plain.model)
-    set_qpos(plain, d0, qpos=q_mid)
-    p_mid = d0.site_xpos[plain.index.tcp_site].copy()
-
-    mj_spec, _children, _, _ = make_spec("franka", ("front",))
-    mj_spec.worldbody.add_geom(name="test/obstacle", type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[0.04, 0, 0], pos=p_mid.tolist())
-    import dataclasses
-
-    from statgen.sim.scene import compile_scene, index_scene
-
-    model = compile_scene(mj_spec, spec.name)
-    scene = dataclasses.replace(plain, model=model, index=index_scene(model, robot=spec, cameras=("front",)))
-    data = mujoco.MjData(model)
+    scene = _obstacle_scene(q_mid, radius=0.04)
+    data = mujoco.MjData(scene.model)
     for q in (qa, qb):
         set_qpos(scene, data, qpos=q)
         assert not in_collision(scene, data), "the waypoints themselves must be free"
@@ -277,6 +259,48 @@ def test_a_collision_between_two_free_waypoints_is_caught_by_the_substeps():
     acc = Acceptance()
     assert not _collision_only(src, path, grip, acc, substeps=8)
     assert acc.rejected["collision"] == 1
+
+
+def _obstacle_scene(q_at: np.ndarray, *, radius: float):
+    """franka/tabletop plus a sphere of `radius` [m] where the TCP is at configuration q_at."""
+    import dataclasses
+
+    from statgen.config import RenderSettings
+    from statgen.sim.scene import build_scene, compile_scene, index_scene, set_qpos
+
+    spec, task, res = resolved("franka")
+    plain = build_scene(robot=spec, task=task, resolved=res, cameras=("front",), render=RenderSettings())
+    d0 = mujoco.MjData(plain.model)
+    set_qpos(plain, d0, qpos=q_at)
+    p = d0.site_xpos[plain.index.tcp_site].copy()
+    mj_spec, _children, _, _ = make_spec("franka", ("front",))
+    mj_spec.worldbody.add_geom(name="test/obstacle", type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[radius, 0, 0], pos=p.tolist())
+    model = compile_scene(mj_spec, spec.name)
+    return dataclasses.replace(plain, model=model, index=index_scene(model, robot=spec, cameras=("front",)))
+
+
+def test_the_planner_redraws_waypoints_whose_segments_collide_and_keeps_every_substep_free():
+    """A big obstacle in the middle of the reachable space: the planner rejects segments for collision (counted),
+    and every substep of the episodes it keeps is collision-free (re-tested with MuJoCo at the check resolution)."""
+    from statgen.schema import Acceptance
+    from statgen.sim.feasibility import in_collision
+    from statgen.sim.scene import set_qpos
+    from statgen.sim.sources import TrajectorySource
+
+    scene = _obstacle_scene(np.array([0.0, 0.0, 0.0, -1.6, 0.0, 1.6, 0.8, 0.04, 0.04]), radius=0.15)
+    data = mujoco.MjData(scene.model)
+    settings = statgen.config.settings.TrajectorySettings(mode="trajectory", hz=HZ, steps=30, check_substeps=4)
+    src = TrajectorySource(scene, data, settings=settings, limits=tj.JointLimits.from_ranges(scene.index.arm_ranges))
+    rng, acc = np.random.default_rng(0), Acceptance()
+    for _ in range(6):
+        src.plan(rng=rng, acc=acc)
+        path, grip = src.last_path, src.last_gripper
+        t = tj.substep_times(t0=0.0, t1=(settings.steps - 1) / HZ, hz=HZ, substeps=settings.check_substeps)
+        q = np.concatenate([path.position(t), src._gripper_qpos(grip.fraction(t))], axis=1)
+        for qi in q:
+            set_qpos(scene, data, qpos=qi, cameras=False)
+            assert not in_collision(scene, data)
+    assert acc.rejected["collision"] > 0
 
 
 def _collision_only(src, path, grip, acc, *, substeps):

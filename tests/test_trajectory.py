@@ -518,3 +518,25 @@ def test_driver_killed_mid_run_then_resumed_gives_the_same_episodes(run, tmp_pat
     run_cli("generate", "--resume", "--out", str(out), "--quiet")
     assert _read(out)[2] == run[4]
     assert run_cli("verify", str(out)).returncode == 0
+
+
+def test_an_arm_without_a_gripper_records_episodes(tmp_path):
+    """The gripper plan is drawn and ignored: qpos holds the arm joints only, actions and verify's checks hold."""
+    from test_gripperless import NOHAND
+
+    robot = tmp_path / "franka_nohand.toml"
+    robot.write_text(NOHAND)
+    out = tmp_path / "nohand"
+    with pytest.MonkeyPatch.context() as mp:
+        _no_ray(mp)
+        import statgen.run.generate as gen
+
+        gen.generate(_cfg(out, robot=str(robot), n=STEPS, shard_size=STEPS, text_kinds=["rosa", "action"]))
+    samples, _, _ = _read(out)
+    assert all(len(d["state"]["qpos"]) == 7 and d["state"]["gripper_open_fraction"] == 0.0 for d in samples)
+    for a, b in zip(samples, samples[1:]):
+        assert a["action"]["tokens"] == b["text"]["rosa"]["answer"] and a["action"]["delta"]["gripper"] == 0.0
+    from statgen.verify import verify
+
+    rep = verify(out)
+    assert rep.ok, rep.lines()

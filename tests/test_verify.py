@@ -88,7 +88,8 @@ def test_shards_from_another_dataset(copy, tmp_path):
     shutil.copy(other / "shards/statgen-000002.tar", copy / "shards/statgen-000007.tar")  # extra
     rep = verify(copy)
     status = dict(rep.shard_status)
-    assert "sha256 mismatch" in status["shards/statgen-000001.tar"]
+    swapped = status["shards/statgen-000001.tar"]
+    assert "sha256 mismatch" in swapped or "truncated or altered" in swapped  # looks differ in their records' length: often the size
     assert "not listed" in status["shards/statgen-000007.tar"]
     assert status["shards/statgen-000000.tar"] == "ok"
     lines = rep.lines()

@@ -1,4 +1,4 @@
-# statgen: make setup | demo | test | test-fast | shards | bench | bench-looks | bench-levers | bench-robots | probe
+# statgen: make setup | demo | test | test-fast | shards | bench | bench-trajectory | bench-looks | bench-levers | bench-robots | probe
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -16,7 +16,7 @@ endif
 endif
 export MUJOCO_GL ?= egl
 
-.PHONY: setup demo test test-fast shards bench bench-looks bench-levers bench-robots probe probe-setup clean
+.PHONY: setup demo test test-fast shards bench bench-trajectory bench-looks bench-levers bench-robots probe probe-setup clean
 
 setup: $(VENV)/.installed
 
@@ -49,6 +49,11 @@ shards: setup
 bench: setup
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/looks.py
+	$(BIN)/python bench/trajectory.py
+
+# Trajectory mode against independent mode in one run, and what planning an episode costs (about 4 minutes).
+bench-trajectory: setup
+	$(BIN)/python bench/trajectory.py
 
 # What randomisation costs: --randomize none against full in one run, shadows, a texture upload (about 3 minutes).
 bench-looks: setup

@@ -103,13 +103,17 @@ def verify(
 def preview(
     dataset: str = typer.Argument(..., help="Dataset folder, or an s3:// / gs:// prefix."),
     out: str = typer.Option("preview.png", "--out", help="Image to write: .png, .jpg, .jpeg or .webp."),
-    count: int = typer.Option(16, help="How many samples (1 to 256)."),
+    count: Optional[int] = typer.Option(None, help="How many samples (1 to 256) [default: 16; 10 frames with --episode]."),
     camera: str = typer.Option("front", help="Which camera."),
+    episode: Optional[int] = typer.Option(None, "--episode", help="A trajectory dataset's episode K: a strip of its frames with the TCP path."),
 ) -> None:
-    """A contact sheet with the TCP and its axes drawn from the stored labels."""
-    from statgen.preview import contact_sheet
+    """A contact sheet with the TCP and its axes drawn from the stored labels (--episode K: one episode's strip)."""
+    from statgen.preview import contact_sheet, episode_strip
 
-    path = contact_sheet(dataset, out=Path(out), count=count, camera=camera)
+    if episode is not None:
+        path = episode_strip(dataset, out=Path(out), episode=episode, count=10 if count is None else count, camera=camera)
+    else:
+        path = contact_sheet(dataset, out=Path(out), count=16 if count is None else count, camera=camera)
     typer.echo(f"wrote {path}")
 
 

@@ -159,3 +159,69 @@ def sheet_image(store: Store, ds, *, count: int = 16, camera: str = "front"):
     for i, t in enumerate(tiles):
         sheet.paste(t, ((i % cols) * tw, (i // cols) * th))
     return sheet
+
+
+PATH_COLOUR = (0, 255, 255)  # the episode's TCP path
+STRIP_COLS = 5
+
+
+def episode_strip(root: str | Path, *, out: Path, episode: int, count: int = 10, camera: str = "front") -> Path:
+    """Write a strip of `count` frames spread over episode `episode` of a trajectory dataset, each with the whole
+    episode's TCP path (every step's TCP from its stored labels, projected through this frame's camera) drawn
+    over it, the steps already taken solid and the rest thin, plus the TCP and its axes as in the contact sheet."""
+    from PIL import Image, ImageDraw
+
+    if not 1 <= count <= MAX_COUNT:
+        raise ConfigError(f"--count: expected 1 to {MAX_COUNT} frames, got {count}")
+    out = Path(out)
+    fmt = _check_out(out)
+    store = Store.open(str(root))
+    ds = read_dataset_json(store, damaged=VerifyError)
+    t = ds.config.trajectory
+    if t.mode != "trajectory":
+        raise ConfigError(f"--episode: {root} was made with --mode independent (no episodes); preview it without --episode")
+    episodes = ds.samples // t.steps
+    if not 0 <= episode < episodes:
+        raise ConfigError(f"--episode {episode}: expected 0 to {episodes - 1} ({episodes} episodes of {t.steps} steps)")
+    if camera not in ds.config.cameras:
+        raise ConfigError(f"--camera {camera}: not in this dataset; valid: {', '.join(ds.config.cameras)}")
+    image = f"{camera}.{ds.config.image_format}"
+    lo = episode * t.steps
+    shard = next(s for s in ds.shards if s.first_index <= lo < s.first_index + s.samples)
+    samples: dict[int, tuple[Sample, bytes]] = {}
+    try:
+        for key, fields in iter_shard(store, shard.name):
+            if key.isdigit() and lo <= int(key) < lo + t.steps:
+                samples[int(key)] = (Sample.from_json(json.loads(fields["json"])), fields[image])
+    except (tarfile.TarError, EOFError, OSError, ValueError, KeyError, TypeError, IndexError, SchemaError) as e:
+        raise VerifyError(f"{shard.name}: unreadable ({type(e).__name__}); run `statgen verify {store.uri}`") from None
+    if len(samples) != t.steps:
+        raise VerifyError(f"{shard.name}: episode {episode} has {len(samples)} of {t.steps} steps; run `statgen verify {store.uri}`")
+    order = [samples[i][0] for i in range(lo, lo + t.steps)]
+    p_world = [(np.array(s.T_world_base) @ np.append(s.state.ee_pos, 1.0))[:3] for s in order]
+    picks = sorted(set(np.linspace(0, t.steps - 1, min(count, t.steps)).astype(int).tolist()))
+    tiles = []
+    for k in picks:
+        sample, img = samples[lo + k]
+        tile = _draw_sample(sample, img, camera)
+        c = sample.cameras[camera]
+        K, T = np.array(c.K), np.array(c.T_world_cam)
+        pts = [project(K=K, T_world_cam=T, p_world=p).pixel for p in p_world]
+        d = ImageDraw.Draw(tile)
+        sc = TILE_SCALE
+        xy = [((u + 0.5) * sc - 0.5, (v + 0.5) * sc - 0.5) if (u is not None) else None for u, v in
+              ((p[0], p[1]) if p is not None else (None, None) for p in pts)]
+        for j in range(len(xy) - 1):
+            if xy[j] is not None and xy[j + 1] is not None:
+                d.line([xy[j], xy[j + 1]], fill=PATH_COLOUR, width=3 if j < k else 1)
+        d.rectangle([0, 14, tile.size[0], 28], fill=(0, 0, 0))
+        d.text((3, 15), f"episode {episode} step {k}/{t.steps - 1} t={k / t.hz:.1f} s", fill=PATH_COLOUR)
+        tiles.append(tile)
+    cols = min(STRIP_COLS, len(tiles))
+    rows = int(np.ceil(len(tiles) / cols))
+    tw, th = tiles[0].size
+    sheet = Image.new("RGB", (cols * tw, rows * th), (20, 20, 20))
+    for i, tl in enumerate(tiles):
+        sheet.paste(tl, ((i % cols) * tw, (i // cols) * th))
+    _save(sheet, out, fmt)
+    return out

@@ -32,8 +32,9 @@ from statgen.config.check import problems_message
 from statgen.config.settings import config_from_identity
 from statgen.errors import ConfigError, VerifyError
 
-SAMPLE_SCHEMA = "statgen.sample/2"  # what this code writes
-SAMPLE_SCHEMAS = ("statgen.sample/1", "statgen.sample/2")  # what it reads
+SAMPLE_SCHEMA = "statgen.sample/2"  # what this code writes in independent mode
+TRAJECTORY_SAMPLE_SCHEMA = "statgen.sample/3"  # and in trajectory mode (schema 2 + `episode` and `action`)
+SAMPLE_SCHEMAS = ("statgen.sample/1", "statgen.sample/2", "statgen.sample/3")  # what it reads
 DATASET_SCHEMA = "statgen.dataset/2"
 DATASET_SCHEMAS = ("statgen.dataset/1", "statgen.dataset/2")
 REJECT_REASONS = ("collision", "workspace", "out_of_view", "not_visible")
@@ -45,7 +46,13 @@ LEVELS = ("none", "appearance", "full")
 _SAMPLE_VERSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "statgen.sample/1": {"fields": (), "not_null": ()},
     "statgen.sample/2": {"fields": ("scene",), "not_null": ("ee_pixel",)},
+    "statgen.sample/3": {"fields": ("scene", "episode", "action"), "not_null": ("ee_pixel",)},
 }
+
+
+def sample_schema_of(config: Any) -> str:
+    """The sample schema version a run writes: 3 for trajectories, else 2 (a GenerateConfig)."""
+    return TRAJECTORY_SAMPLE_SCHEMA if config.trajectory.mode == "trajectory" else SAMPLE_SCHEMA
 
 
 class SchemaError(VerifyError):
@@ -231,6 +238,50 @@ class QA:
 
 
 @dataclass(slots=True)
+class Episode:
+    """Schema 3: where a sample sits in its episode. id: global and dense (index // steps); step: 0..steps-1."""
+
+    id: int = field(metadata=_min(0))
+    step: int = field(metadata=_min(0))
+    steps: int = field(metadata=_min(1))
+    hz: float  # control rate [Hz]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "step": self.step, "steps": self.steps, "hz": self.hz}
+
+
+@dataclass(slots=True)
+class ActionDelta:
+    """The action minus the state: pos [m] (base frame), rotvec [rad] (R_state^T R_action as a rotation vector,
+    in the state's end-effector frame), gripper (opening fraction change)."""
+
+    pos: list[float] = field(metadata=_shape(3))
+    rotvec: list[float] = field(metadata=_shape(3))
+    gripper: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pos": self.pos, "rotvec": self.rotvec, "gripper": self.gripper}
+
+
+@dataclass(slots=True)
+class Action:
+    """Schema 3: the next step's target in the state's format (base frame); the last step's repeats its state."""
+
+    ee_pos: list[float] = field(metadata=_shape(3))  # [m]
+    ee_quat_wxyz: list[float] = field(metadata=_shape(4))
+    ee_euler_xyz: list[float] = field(metadata=_shape(3))  # [rad]
+    gripper_open_fraction: float
+    gripper_open: bool
+    tokens: str  # its ROSA tokens, as text.rosa.answer
+    delta: ActionDelta
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ee_pos": self.ee_pos, "ee_quat_wxyz": self.ee_quat_wxyz, "ee_euler_xyz": self.ee_euler_xyz,
+                "gripper_open_fraction": self.gripper_open_fraction, "gripper_open": self.gripper_open, "tokens": self.tokens,
+                "delta": self.delta.to_json()}
+
+
+@dataclass(slots=True)
 class Sample:
     """One sample's `json` member."""
 
@@ -243,6 +294,8 @@ class Sample:
     cameras: dict[str, CameraLabel]
     text: dict[str, QA]  # "rosa", "natural"
     scene: dict[str, Any] | None = field(default=None, metadata={"declared": SceneRecord})  # schema 2: the look, as parsed JSON
+    episode: Episode | None = None  # schema 3
+    action: Action | None = None  # schema 3
 
     def to_json(self) -> dict[str, Any]:
         out = {"schema": self.schema, "index": self.index, "robot": self.robot, "task": self.task, "state": self.state.to_json(),
@@ -250,6 +303,10 @@ class Sample:
                "text": {k: t.to_json() for k, t in self.text.items()}}
         if self.scene is not None:
             out["scene"] = self.scene
+        if self.episode is not None:
+            out["episode"] = self.episode.to_json()
+        if self.action is not None:
+            out["action"] = self.action.to_json()
         return out
 
     @classmethod
@@ -500,6 +557,9 @@ def spec_json(spec: Any) -> dict[str, Any]:
         return spec.to_json()
     d = json.loads(json.dumps(dataclasses.asdict(spec), sort_keys=True))
     d.pop("source_path", None)
+    for k in ("joint_velocity_limits", "joint_acceleration_limits"):  # a robot without [limits]: as before they existed
+        if d.get(k) == []:
+            del d[k]
     return d
 
 
@@ -611,23 +671,26 @@ def column_safe(name: str) -> str:
     return name.replace("/", "_")
 
 
-def index_columns(joint_names: list[str] | tuple[str, ...], cameras: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
-    """(column, Arrow type name) of the index, in order: one row per sample, flat state columns."""
+def index_columns(joint_names: list[str] | tuple[str, ...], cameras: list[str] | tuple[str, ...], *, trajectory: bool = False) -> list[tuple[str, str]]:
+    """(column, Arrow type name) of the index, in order: one row per sample, flat state columns; trajectories
+    add episode, step and the action's ROSA tokens (action_rosa)."""
     cols = [("index", "int64"), ("key", "string"), ("shard", "string")]
     cols += [(f"{col}_{p}", "double") for col, _, parts in STATE_COLUMNS for p in parts]
     cols += [("gripper_width", "double"), ("gripper_open_fraction", "double"), ("gripper_open", "bool")]
     cols += [(f"q_{column_safe(j)}", "double") for j in joint_names]
     cols += [(f"{cam}_{c}", t) for cam in sorted(cameras) for c, t in CAMERA_COLUMNS]
     cols += [("rosa", "string")]
+    if trajectory:
+        cols += [("episode", "int64"), ("step", "int64"), ("action_rosa", "string")]
     return cols
 
 
-def index_schema(joint_names: list[str] | tuple[str, ...], cameras: list[str] | tuple[str, ...]):
+def index_schema(joint_names: list[str] | tuple[str, ...], cameras: list[str] | tuple[str, ...], *, trajectory: bool = False):
     """The index's explicit Arrow schema (pyarrow.Schema)."""
     import pyarrow as pa
 
     types = {"int64": pa.int64(), "string": pa.string(), "double": pa.float64(), "bool": pa.bool_()}
-    return pa.schema([pa.field(name, types[t]) for name, t in index_columns(joint_names, cameras)])
+    return pa.schema([pa.field(name, types[t]) for name, t in index_columns(joint_names, cameras, trajectory=trajectory)])
 
 
 def index_row(sample: Sample, *, shard_name: str) -> dict[str, Any]:
@@ -649,4 +712,7 @@ def index_row(sample: Sample, *, shard_name: str) -> dict[str, Any]:
         row[f"{cam}_in_view"] = bool(c.ee_in_view)
         row[f"{cam}_visible"] = bool(c.ee_visible)
     row["rosa"] = sample.text["rosa"].answer
+    if sample.episode is not None:
+        row["episode"], row["step"] = sample.episode.id, sample.episode.step
+        row["action_rosa"] = sample.action.tokens if sample.action is not None else None
     return row

@@ -8,7 +8,11 @@ What it checks, in order:
 3. the seed: the first sample of each shard is drawn again from (seed, shard) with the
    sampler (FK only, no rendering) and its qpos must equal the stored one, so a seed or
    config that does not reproduce the data is caught even where `_run/` was not copied;
-4. the pixels (schema 2): the first `render_samples` samples of each shard are rendered again from
+4. the episodes (schema 3, trajectory mode): dense steps of one id per episode, the action at step
+   t equal to the state at step t+1 (its tokens to the ROSA answer, its floats to ACTION_TOL; the
+   last step's to its own state), joint steps within the velocity limit / hz, and no FK-checked
+   step in collision;
+5. the pixels (schema 2): the first `render_samples` samples of each shard are rendered again from
    their `scene` record alone, encoded as generate encoded them, and compared with the stored
    image (RERENDER_TOL, measured: docs/FORMAT.md). Skipped, with a note, when this machine's GL
    renderer is not the one the dataset was made with.
@@ -37,11 +41,12 @@ from statgen.core import rosa
 from statgen.errors import ConfigError, StatgenError, StorePathError, VerifyError
 from statgen.run.identity import diff_keys
 from statgen.run.job import Job, plan_shards
-from statgen.run.producer import ShardProducer
+from statgen.run.producer import ShardProducer, joint_limits
 from statgen.sim.assets import resolve_model, simplify_for
 from statgen.sim.library import user_files
 from statgen.schema import Acceptance, DatasetInfo, Sample, SchemaError, ShardInfo, spec_json
 from statgen.sim.labels import state_labels
+from statgen.sim.feasibility import in_collision
 from statgen.sim.scene import set_qpos
 from statgen.storage.fs import Store
 from statgen.storage.run import RUN_JSON
@@ -57,6 +62,8 @@ REDRAW_TOL = 1e-9  # [rad or m]: a re-drawn qpos is the same arithmetic on the s
 # leaves room for JPEG decoders that differ in their last bit, and a look applied wrongly (one
 # surface's colour, a light, the camera moved a pixel) is far above it.
 RERENDER_TOL = 0.5
+ACTION_TOL = 1e-9  # [m, rad]: an action is the next step's state, copied
+STEP_TOL = 1e-9  # [rad or m]: a joint step's allowance over v_max / hz (the plan keeps it exactly within)
 MAX_PROBLEMS_PER_SHARD = 5  # a shard's reading stops here; the report then says how many samples were checked
 SHARD_RE = re.compile(r"^shards/statgen-(\d{6})\.tar$")
 
@@ -167,6 +174,8 @@ class _FK:
         err = float(np.max(np.abs(np.asarray(T_world_base) - np.asarray(sample.T_world_base))))
         if not err <= FK_TOL:
             return f"T_world_base disagrees with the scene by {err:.3g}"
+        if sample.episode is not None and in_collision(self.scene, self.data):
+            return "in collision (re-tested from its qpos in its scene)"
         return None
 
     def redraw(self, shard: int, sample: Sample) -> str | None:
@@ -220,6 +229,55 @@ def _check_sample(key: str, fields: dict[str, bytes], cfg: GenerateConfig, range
     if rosa.format_tokens(tokens) != answer:
         return None, f"sample {key}: ROSA answer {answer!r} does not match the state ({rosa.format_tokens(tokens)!r})"
     return sample, None
+
+
+class _Episodes:
+    """Per-episode checks of a trajectory shard, fed its samples in order (see the module's docstring, 4)."""
+
+    def __init__(self, cfg: GenerateConfig, velocity: np.ndarray | None):
+        self.t = cfg.trajectory
+        self.on = self.t.mode == "trajectory"
+        self.velocity = velocity  # arm joints' limits [rad/s or m/s]; None: not checked (no model here)
+        self.prev: Sample | None = None
+
+    def add(self, sample: Sample) -> str | None:
+        if not self.on:
+            return None if sample.episode is None else f"sample {sample.index:09d}: an episode block in a dataset made in independent mode"
+        e, a = sample.episode, sample.action
+        if e is None or a is None:
+            return f"sample {sample.index:09d}: no episode or action block in a trajectory dataset"
+        want = (sample.index // self.t.steps, sample.index % self.t.steps, self.t.steps, float(self.t.hz))
+        if (e.id, e.step, e.steps, float(e.hz)) != want:
+            return f"sample {sample.index:09d}: episode {{id {e.id}, step {e.step}, steps {e.steps}, hz {e.hz}}}, expected {{id {want[0]}, step {want[1]}, steps {want[2]}, hz {want[3]}}}"
+        prev, self.prev = self.prev, sample
+        out = None
+        if prev is not None and prev.episode.id == e.id:
+            out = _action_problem(prev, sample, "the next step's state")
+            if out is None and self.velocity is not None:
+                n = len(self.velocity)
+                step = np.abs(np.asarray(sample.state.qpos[:n]) - np.asarray(prev.state.qpos[:n]))
+                over = step - self.velocity / float(e.hz)
+                if np.any(over > STEP_TOL):
+                    j = int(np.argmax(over))
+                    out = f"joint {sample.state.joint_names[j]} moved {step[j]:.4g} in one step, over its velocity limit / hz = {self.velocity[j] / e.hz:.4g}"
+            if out:
+                return f"sample {prev.index:09d} (episode {e.id}, step {prev.episode.step} -> {e.step}): {out}"
+        if e.step == e.steps - 1:
+            out = _action_problem(sample, sample, "its own state (the last step)")
+        return out and f"sample {sample.index:09d} (episode {e.id}, step {e.step}): {out}"
+
+
+def _action_problem(cur: Sample, nxt: Sample, what: str) -> str | None:
+    a, st = cur.action, nxt.state
+    if a.tokens != nxt.text["rosa"].answer:
+        return f"action tokens {a.tokens!r} are not {what}'s ROSA answer {nxt.text['rosa'].answer!r}"
+    for k in ("ee_pos", "ee_quat_wxyz", "ee_euler_xyz"):
+        err = float(np.max(np.abs(np.asarray(getattr(a, k)) - np.asarray(getattr(st, k)))))
+        if not err <= ACTION_TOL:
+            return f"action {k} differs from {what} by {err:.3g}"
+    if a.gripper_open != st.gripper_open or abs(a.gripper_open_fraction - st.gripper_open_fraction) > ACTION_TOL:
+        return f"action gripper differs from {what}"
+    return None
 
 
 # --------------------------------------------------------------------------- dataset.json
@@ -344,6 +402,7 @@ def _check_shard(store: Store, s: ShardInfo, cfg: GenerateConfig, ranges: np.nda
     shard = int(m.group(1)) if m else None
     keys: list[str] = []
     stopped = ""
+    episodes = _Episodes(cfg, None if fk is None else np.asarray(joint_limits(fk.scene).velocity))
     try:
         for i, (key, fields) in enumerate(iter_shard(store, name)):
             keys.append(key)
@@ -354,6 +413,9 @@ def _check_shard(store: Store, s: ShardInfo, cfg: GenerateConfig, ranges: np.nda
                 sample, err = _check_sample(key, fields, cfg, ranges)
                 if err:
                     problems.append(err)
+                e = episodes.add(sample) if sample is not None else None
+                if e:
+                    problems.append(e)
                 if sample is not None and fk is not None:
                     if fk_samples == 0 or i < fk_samples:
                         rep.fk_checked += 1

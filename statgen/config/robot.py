@@ -177,6 +177,10 @@ class RobotSpec:
     coupling: Coupling = Coupling()
     render: RobotRender = RobotRender()
     framing: Framing = Framing()
+    # [limits]: per arm joint [rad/s or m/s] and [rad/s^2 or m/s^2], for --mode trajectory; () = the defaults
+    # from the joint ranges (statgen.core.trajectory). Left out of dataset.json when () (schema.spec_json).
+    joint_velocity_limits: tuple[float, ...] = ()
+    joint_acceleration_limits: tuple[float, ...] = ()
 
     @property
     def has_gripper(self) -> bool:
@@ -301,6 +305,15 @@ def robot_from_toml(raw: dict[str, Any], path: Path | str) -> RobotSpec:
     rosa = pr.run(rosa_ranges, ranges_raw, "rosa.ranges") if ok(ranges_raw) and not r.dead else INVALID
     r.done()
 
+    lim = top.sub("limits", optional=True)
+    vel, acc = (), ()
+    if lim is not None:
+        vel, acc = lim.get("velocity", "list[float]", ()), lim.get("acceleration", "list[float]", ())
+        for key, v in (("velocity", vel), ("acceleration", acc)):
+            if ok(v, arm_joints) and v and (len(v) != len(arm_joints) or not all(x > 0 for x in v)):
+                pr.add(f"limits.{key}: expected {len(arm_joints)} positive values (one per arm joint), got {list(v)}")
+        lim.done()
+
     wc = top.sub("wrist_camera", optional=True)
     wrist = None
     if wc is not None:
@@ -334,6 +347,7 @@ def robot_from_toml(raw: dict[str, Any], path: Path | str) -> RobotSpec:
         arm_ranges=tuple(arm_ranges), gripper_joints=g_joints, gripper_closed=closed, gripper_open=opened, gripper_bodies=bodies,
         fingertips=fingertips, workspace_min=wmin, workspace_max=wmax, rosa_ranges=rosa, wrist_camera=wrist, source_path=str(path),
         coupling=coupling, render=render, framing=framing,
+        joint_velocity_limits=tuple(vel) if ok(vel) else (), joint_acceleration_limits=tuple(acc) if ok(acc) else (),
     )
 
 
@@ -491,6 +505,7 @@ def robot_from_dict(d: dict[str, Any]) -> RobotSpec:
                                            "gripper_bodies", "workspace_min", "workspace_max", "rosa_ranges")},
             "coupling": Coupling(held=_tuples(c.get("held", [])), coupled=_tuples(c.get("coupled", []))),
             "render": RobotRender(**d.get("render", {})), "framing": Framing(**d.get("framing", {})),
+            **{k: _tuples(d[k]) for k in ("joint_velocity_limits", "joint_acceleration_limits") if k in d},
         })
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ConfigError(f"robot_spec: malformed ({type(e).__name__}: {e})") from None

@@ -64,6 +64,7 @@ class Setting:
     lever: Any = None  # a randomisation lever: its built-in value (the pipeline's None defers to the task, then to this)
     legacy: Any = "<default>"  # the value of a dataset made before the setting existed, when it is not the default
     omit_none: bool = False  # left out of the run identity while None (a later setting: earlier datasets stay as they were)
+    omit_default: bool = False  # left out of the run identity at its default (so that older identities stay as they were)
 
 
 def setting(default: Any = MISSING, *, default_factory: Any = MISSING, **meta: Any) -> Any:
@@ -185,6 +186,45 @@ class RandomizeSettings:
         return out
 
 
+MODES = ("independent", "trajectory")  # trajectory.mode: independent poses, or random-action episodes (README, "Trajectories")
+TEXT_KINDS = ("rosa", "natural", "action", "forward", "inverse")  # text.kinds (docs/FORMAT.md, "Text")
+TRAJECTORY_KINDS = ("action", "forward", "inverse")  # text kinds that need a next step: trajectory mode only
+MAX_HZ = 1000.0
+MAX_STEPS = 10_000
+MAX_SUBSTEPS = 100
+
+
+@dataclass(frozen=True)
+class TrajectorySettings:
+    """Trajectory mode (README, "Trajectories"): episodes of `steps` steps recorded at `hz`, joint-space
+    waypoints joined by minimum-jerk segments. In the run identity only in trajectory mode, so that an
+    independent dataset's identity (and dataset.json) is what it was before trajectories existed."""
+
+    mode: str = setting("independent", kind="str", toml="trajectory.mode", flag="--mode", choices=MODES, metavar="<independent|trajectory>",
+                        help="independent poses, or trajectory: random-action episodes recorded at a control rate [default: independent].")
+    hz: float = setting(10.0, kind="float", toml="trajectory.hz", check=_between(0.1, MAX_HZ, " Hz"))  # control rate [Hz]
+    steps: int = setting(50, kind="int", toml="trajectory.steps", check=_between(2, MAX_STEPS, " steps"))  # recorded steps per episode
+    segment_s: tuple[float, float] = setting((1.0, 3.0), kind="interval", toml="trajectory.segment_s",  # waypoint-to-waypoint duration [s],
+                                             check=_interval(0.05, 600.0, " s"))  # raised where the limits need longer
+    check_substeps: int = setting(4, kind="int", toml="trajectory.check_substeps",  # collision checks per control period
+                                  check=_between(1, MAX_SUBSTEPS, " substeps"))
+    gripper_speed: float = setting(2.0, kind="float", toml="trajectory.gripper_speed",  # opening fraction per second [1/s]
+                                   check=_between(0.01, 1000.0, " /s"))
+    gripper_switch_rate: float = setting(0.3, kind="float", toml="trajectory.gripper_switch_rate",  # open/close commands per second [1/s]
+                                         check=_between(0.0, 100.0, " /s"))
+
+
+def _check_kinds(kinds: tuple[str, ...]) -> str | None:
+    bad = [k for k in kinds if k not in TEXT_KINDS]
+    if bad:
+        return f"expected kinds among {', '.join(TEXT_KINDS)}, got {', '.join(map(repr, bad))}"
+    if "rosa" not in kinds:
+        return f"expected a list that includes 'rosa' (the index and verify read it), got {list(kinds)}"
+    if len(set(kinds)) != len(kinds):
+        return f"expected unique kinds, got {list(kinds)}"
+    return None
+
+
 @dataclass(frozen=True)
 class GenerateConfig:
     """Everything `statgen.generate` needs. Identity settings decide the data; the rest only where and how fast."""
@@ -213,6 +253,11 @@ class GenerateConfig:
     val_fraction: float = setting(0.0, kind="float", toml="split.val_fraction", flag="--val-fraction", metavar="<float>",
                                   check=lambda v: None if 0.0 <= v < 1.0 else f"expected a fraction in [0, 1), got {v}",
                                   help="Fraction of whole shards assigned to the validation split, chosen from the seed [default: 0].")
+    text_kinds: tuple[str, ...] = setting(("rosa", "natural"), kind="list[str]", toml="text.kinds", flag="--text-kinds", check=_check_kinds,
+                                          omit_default=True, metavar="<rosa,natural,...>",
+                                          help=f"Comma-separated text kinds among {', '.join(TEXT_KINDS)} [default: rosa,natural]; "
+                                               f"{', '.join(TRAJECTORY_KINDS)} need --mode trajectory.")
+    trajectory: TrajectorySettings = field(default_factory=TrajectorySettings)
     # --- not part of the run identity ---
     pipeline: str | None = setting(None, kind="str", flag="--pipeline", identity=False,  # the pipeline file it came from
                                    help="Pipeline name or .toml path; flags override it.")
@@ -251,7 +296,7 @@ class Declared:
         return self.meta.flag or self.meta.toml or self.key
 
 
-NESTED = {"render": RenderSettings, "randomize": RandomizeSettings}  # GenerateConfig's groups of settings: their flat keys are "render.<field>"
+NESTED = {"render": RenderSettings, "randomize": RandomizeSettings, "trajectory": TrajectorySettings}  # GenerateConfig's groups of settings: their flat keys are "render.<field>"
 
 
 def _declared(cls: type, prefix: str = "") -> list[Declared]:
@@ -284,7 +329,19 @@ def _identity_of(obj: Any) -> dict[str, Any]:
             out[f.name] = _identity_of(v)
         elif meta.identity and not (meta.omit_none and v is None):
             out[f.name] = v
-    return out
+    return _omitted(out)
+
+
+def _omitted(identity: dict[str, Any]) -> dict[str, Any]:
+    """An identity without what it leaves out: a setting declared omit_default at its default, and the
+    trajectory group in independent mode (an independent dataset's identity is what it was before them)."""
+    for d in SETTINGS.values():
+        if d.meta.omit_default and "." not in d.key and d.key in identity and _plain(identity[d.key]) == _plain(d.default):
+            del identity[d.key]
+    traj = identity.get("trajectory")
+    if isinstance(traj, dict) and traj.get("mode", "independent") == "independent":
+        del identity["trajectory"]
+    return identity
 
 
 def _plain(v: Any) -> Any:
@@ -405,7 +462,24 @@ def build_config(values: Mapping[str, Any], *, flags: Mapping[str, Any] | None =
         elif ok(v):
             checked[k] = check_value(d, v, pr)
     pr.raise_if_any()
-    return _assemble(checked)
+    cfg = _assemble(checked)
+    _check_mode(cfg)
+    return cfg
+
+
+def _check_mode(cfg: GenerateConfig) -> None:
+    """Settings that only make sense together (one line each, ConfigError)."""
+    t = cfg.trajectory
+    needs = [k for k in cfg.text_kinds if k in TRAJECTORY_KINDS]
+    if t.mode != "trajectory":
+        if needs:
+            raise ConfigError(f"--text-kinds {','.join(needs)} need a next step: add --mode trajectory, or keep kinds among rosa, natural")
+        return
+    bad = [f"{name} {v}" for name, v in (("--n", cfg.n), ("--shard-size", cfg.shard_size)) if v % t.steps]
+    if bad:
+        ok_shard = max(t.steps, cfg.shard_size // t.steps * t.steps)
+        raise ConfigError(f"--mode trajectory keeps episodes whole: {' and '.join(bad)} must each be a multiple of trajectory.steps = {t.steps} "
+                          f"(e.g. --n {max(t.steps, cfg.n // t.steps * t.steps)} --shard-size {ok_shard})")
 
 
 # --------------------------------------------------------------------------- the identity, read back
@@ -434,7 +508,7 @@ def complete_identity(config: Mapping[str, Any]) -> dict[str, Any]:
         target = out.setdefault(g, {}) if g else out
         if isinstance(target, dict) and name not in target:
             target[name] = json.loads(json.dumps(_legacy(d)))
-    return out
+    return _omitted(out)
 
 
 def config_from_identity(config: Mapping[str, Any], where: str = "config") -> GenerateConfig:

@@ -95,3 +95,23 @@ def natural_text(
         gripper="open" if gripper_open else "closed", width=signed(gripper_width * 100.0, 1),
     )
     return {"question": q, "answer": answer}
+
+
+# --------------------------------------------------------------------------- trajectory kinds (docs/FORMAT.md, "Text")
+# One fixed wording each (no draws from the configuration stream). {state} and {action} are ROSA token strings.
+
+ACTION_QUESTION = "What is the next action of the robot?"
+FORWARD_QUESTION = "The robot takes the action {action}. What will the state of the robot be?"
+INVERSE_QUESTION = "Which action brings the robot to the state {state}?"
+
+
+def transition_text(kind: str, *, action_tokens: str, next_state_tokens: str) -> tuple[str, str]:
+    """(question, answer) of a trajectory kind: action (answer: the action's tokens), forward (given the action's
+    tokens, answer: the next state's tokens), inverse (given the next state's tokens, answer: the action's)."""
+    if kind == "action":
+        return ACTION_QUESTION, action_tokens
+    if kind == "forward":
+        return FORWARD_QUESTION.format(action=action_tokens), next_state_tokens
+    if kind == "inverse":
+        return INVERSE_QUESTION.format(state=next_state_tokens), action_tokens
+    raise ValueError(f"unknown trajectory text kind {kind!r}; valid: action, forward, inverse")

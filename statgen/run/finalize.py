@@ -13,7 +13,7 @@ from statgen.errors import RunError
 from statgen.faults import maybe_kill
 from statgen.run.job import Job, plan_shards
 from statgen.run.producer import peak_rss_mb
-from statgen.schema import DATASET_SCHEMA, SAMPLE_SCHEMA, Acceptance, AssetInfo, DatasetInfo, Resources, RosaInfo, ShardInfo
+from statgen.schema import DATASET_SCHEMA, Acceptance, sample_schema_of, AssetInfo, DatasetInfo, Resources, RosaInfo, ShardInfo
 from statgen.storage.fs import Store
 from statgen.storage.run import write_json
 from statgen.storage.shards import shard_name
@@ -46,7 +46,7 @@ def dataset_info(job: Job, results: dict[int, tuple[ShardInfo, dict[str, Any]]],
     return DatasetInfo(
         schema=DATASET_SCHEMA, statgen_version=__version__, robot=job.robot.name, task=job.task.name, seed=cfg.seed,
         samples=sum(info.samples for info, _ in results.values()),
-        config=dataclasses.replace(cfg, robot=job.robot.name, task=job.task.name), sample_schema=SAMPLE_SCHEMA,
+        config=dataclasses.replace(cfg, robot=job.robot.name, task=job.task.name), sample_schema=sample_schema_of(cfg),
         robot_spec=job.robot, task_spec=job.task, model_sha256=job.model.model_sha256,
         rosa=RosaInfo(dims=list(DIMS), ranges=job.rosa_ranges.tolist(), bins=BINS),
         acceptance=acc, versions=versions(gl_renderer),

@@ -12,14 +12,14 @@ from statgen.config.settings import complete_identity, values_from_identity
 from statgen.errors import ConfigError
 from statgen.faults import maybe_kill
 from statgen.run.job import Job
-from statgen.schema import DATASET_SCHEMA, SAMPLE_SCHEMA, spec_json
+from statgen.schema import DATASET_SCHEMA, sample_schema_of, spec_json
 from statgen.storage.fs import Store
 from statgen.storage.run import RUN_JSON, read_json, write_json
 
 
 def run_identity(job: Job) -> dict[str, Any]:
     """What decides the data: config (minus where/how fast), robot, task, model files, schema."""
-    config = {**job.config.identity(), "schema": SAMPLE_SCHEMA, "robot": job.robot.name, "task": job.task.name}  # content, not location
+    config = {**job.config.identity(), "schema": sample_schema_of(job.config), "robot": job.robot.name, "task": job.task.name}  # content, not location
     extra = {"user_files": job.user_files.identity()} if job.user_files is not None else {}  # their content decides the data
     return json.loads(json.dumps({
         **extra,

@@ -31,14 +31,15 @@ import mujoco
 import numpy as np
 import orjson
 
-from statgen.schema import QA, SAMPLE_SCHEMA, Acceptance, Sample, index_row, index_schema
+from statgen.schema import QA, Acceptance, Action, ActionDelta, Episode, Sample, index_row, index_schema, sample_schema_of
 from statgen.core import rosa, text
+from statgen.core import trajectory as tj
 from statgen.faults import maybe_kill
 from statgen.sim.feasibility import Feasibility
 from statgen.sim.labels import labels
 from statgen.sim.scene import Scene, build_scene, set_qpos
 from statgen.sim.looks import make_variation
-from statgen.sim.sources import IndependentSource, NoFeasibleConfiguration, SampleSource
+from statgen.sim.sources import IndependentSource, NoFeasibleConfiguration, SampleSource, TrajectorySource
 from statgen.sim.stage import LookConfig
 from statgen.sim.variation import AS_BUILT, SceneParams, SceneVariation
 from statgen.storage.fs import Store
@@ -86,8 +87,17 @@ class ShardProducer:
                                  look=LookConfig.of(cfg, job.task, job.user_files))
         self.data = mujoco.MjData(self.scene.model)
         self.feasibility = Feasibility(self.scene, self.data)
-        self.source = source(self.scene, self.data, self.feasibility) if source is not None else IndependentSource(
-            self.scene, self.data, feasibility=self.feasibility, require_visible=cfg.require_visible, max_draws_per_sample=cfg.max_draws_per_sample)
+        self.trajectory = cfg.trajectory.mode == "trajectory"
+        self.schema = sample_schema_of(cfg)
+        if source is not None:
+            self.source = source(self.scene, self.data, self.feasibility)
+        elif self.trajectory:
+            self.source = TrajectorySource(self.scene, self.data, settings=cfg.trajectory, limits=joint_limits(self.scene),
+                                           feasibility=self.feasibility, require_visible=cfg.require_visible,
+                                           max_draws_per_sample=cfg.max_draws_per_sample)
+        else:
+            self.source = IndependentSource(self.scene, self.data, feasibility=self.feasibility, require_visible=cfg.require_visible,
+                                            max_draws_per_sample=cfg.max_draws_per_sample)
         self.renderer = None
         if render:
             from statgen.sim.render import CameraRenderer
@@ -97,7 +107,7 @@ class ShardProducer:
             self.scene, uploader=self.renderer.upload_texture if self.renderer is not None else None)
         self.look: SceneParams = AS_BUILT  # the look applied now
         self.ranges = job.rosa_ranges
-        self.index_schema = index_schema(self.scene.index.joint_names, cfg.cameras)
+        self.index_schema = index_schema(self.scene.index.joint_names, cfg.cameras, trajectory=self.trajectory)
 
     def start_shard(self, shard: int) -> ShardStreams:
         """The shard's streams, with the variation and the source initialised for it."""
@@ -114,7 +124,7 @@ class ShardProducer:
             self._new_look(streams)
         for attempt in range(MAX_NEW_VIEWS + 1):
             try:
-                self.source.next(rng=streams.configuration, acc=acc)
+                conf = self.source.next(rng=streams.configuration, acc=acc)
                 break
             except NoFeasibleConfiguration:
                 if attempt == MAX_NEW_VIEWS or not self.look or self.look.get("level") != "full":
@@ -125,13 +135,43 @@ class ShardProducer:
         state, T_world_base, cameras = labels(self.scene, self.data)
         ee_pos, euler = np.array(state.ee_pos), np.array(state.ee_euler_xyz)
         tokens = rosa.to_bins(rosa.rosa_vector(ee_pos=ee_pos, ee_euler_xyz=euler, gripper_open=state.gripper_open), self.ranges)
-        natural = text.natural_text(rng=rng, ee_pos=ee_pos, ee_euler_xyz=euler, gripper_open=state.gripper_open,
-                                    gripper_width=state.gripper_width, has_gripper=self.job.robot.has_gripper)
-        sample = Sample(schema=SAMPLE_SCHEMA, index=index, robot=self.job.robot.name, task=self.job.task.name, state=state,
-                        T_world_base=T_world_base, cameras=cameras,
-                        text={"rosa": QA(text.ROSA_QUESTION, rosa.format_tokens(tokens)), "natural": QA(natural["question"], natural["answer"])},
-                        scene=self.look or None)
+        texts = {"rosa": QA(text.ROSA_QUESTION, rosa.format_tokens(tokens))}
+        if "natural" in self.job.config.text_kinds:
+            natural = text.natural_text(rng=rng, ee_pos=ee_pos, ee_euler_xyz=euler, gripper_open=state.gripper_open,
+                                        gripper_width=state.gripper_width, has_gripper=self.job.robot.has_gripper)
+            texts["natural"] = QA(natural["question"], natural["answer"])
+        episode = None
+        if conf.step is not None:  # a trajectory step: shards hold whole episodes, so the id follows from the index
+            t = self.job.config.trajectory
+            if index % t.steps != conf.step:
+                raise RuntimeError(f"sample {index} is step {conf.step} of its episode, expected {index % t.steps}: shards must hold whole episodes")
+            episode = Episode(id=index // t.steps, step=conf.step, steps=t.steps, hz=float(t.hz))
+        sample = Sample(schema=self.schema, index=index, robot=self.job.robot.name, task=self.job.task.name, state=state,
+                        T_world_base=T_world_base, cameras=cameras, text=texts, scene=self.look or None, episode=episode)
         return sample, self.look
+
+    def with_actions(self, drawn: list[tuple[Sample, SceneParams]]) -> list[tuple[Sample, SceneParams]]:
+        """Whole episodes' samples with their `action` (the next step's state; the last step's: its own) and the
+        trajectory text kinds, in the pipeline's order."""
+        kinds = [k for k in self.job.config.text_kinds if k in ("action", "forward", "inverse")]
+        out = []
+        for i, (s, look) in enumerate(drawn):
+            last = s.episode.step == s.episode.steps - 1
+            nxt = s if last else drawn[i + 1][0]
+            assert nxt.episode.id == s.episode.id, "a batch must hold whole episodes"
+            ns, tokens = nxt.state, nxt.text["rosa"].answer
+            delta = tj.action_delta(ee_pos=np.array(s.state.ee_pos), ee_quat_wxyz=np.array(s.state.ee_quat_wxyz),
+                                    gripper_open_fraction=s.state.gripper_open_fraction, next_pos=np.array(ns.ee_pos),
+                                    next_quat_wxyz=np.array(ns.ee_quat_wxyz), next_gripper_open_fraction=ns.gripper_open_fraction)
+            action = Action(ee_pos=ns.ee_pos, ee_quat_wxyz=ns.ee_quat_wxyz, ee_euler_xyz=ns.ee_euler_xyz,
+                            gripper_open_fraction=ns.gripper_open_fraction, gripper_open=ns.gripper_open, tokens=tokens,
+                            delta=ActionDelta(**delta))
+            texts = dict(s.text)
+            for k in kinds:
+                texts[k] = QA(*text.transition_text(k, action_tokens=tokens, next_state_tokens=tokens))
+            out.append((Sample(schema=s.schema, index=s.index, robot=s.robot, task=s.task, state=s.state, T_world_base=s.T_world_base,
+                               cameras=s.cameras, text=texts, scene=s.scene, episode=s.episode, action=action), look))
+        return out
 
     def _new_look(self, streams: ShardStreams) -> None:
         self.look = self.variation.draw(rng=streams.look)
@@ -188,9 +228,14 @@ class ShardProducer:
                 # In phases over a batch (label, render, encode and write), not sample by sample:
                 # llvmpipe and Python then stop evicting each other's caches (make bench-levers measures it).
                 batch = self.batch_size()
+                if self.trajectory:  # whole episodes per batch: an action is the next step's state
+                    steps = self.job.config.trajectory.steps
+                    batch = max(1, batch // steps) * steps
                 for start in range(0, plan.count, batch):
                     indices = range(plan.first_index + start, plan.first_index + min(start + batch, plan.count))
                     drawn = [self.sample(streams, index, acc) for index in indices]
+                    if self.trajectory:
+                        drawn = self.with_actions(drawn)
                     images = [self.render(sample, look) for sample, look in drawn]
                     for (sample, _), imgs in zip(drawn, images):
                         w.write(sample.index, self.encode(sample, imgs))
@@ -211,6 +256,15 @@ class ShardProducer:
         if self.renderer is not None:
             self.renderer.close()
             self.renderer = None
+
+
+def joint_limits(scene: Scene) -> tj.JointLimits:
+    """The arm joints' velocity and acceleration limits: the robot's own when its TOML declares them
+    ([limits] velocity, acceleration), else the defaults from the joint ranges (core.trajectory)."""
+    r = scene.robot
+    vel, accel = getattr(r, "joint_velocity_limits", ()), getattr(r, "joint_acceleration_limits", ())
+    default = tj.JointLimits.from_ranges(scene.index.arm_ranges)
+    return tj.JointLimits(tuple(vel) or default.velocity, tuple(accel) or default.acceleration)
 
 
 def peak_rss_mb() -> float:

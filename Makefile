@@ -1,4 +1,4 @@
-# statgen: make setup | demo | test | test-fast | shards | bench | bench-looks | bench-levers
+# statgen: make setup | demo | test | test-fast | shards | bench | bench-looks | bench-levers | bench-robots | probe
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -16,7 +16,7 @@ endif
 endif
 export MUJOCO_GL ?= egl
 
-.PHONY: setup demo test test-fast shards bench bench-looks bench-levers bench-robots clean
+.PHONY: setup demo test test-fast shards bench bench-looks bench-levers bench-robots probe probe-setup clean
 
 setup: $(VENV)/.installed
 
@@ -61,6 +61,29 @@ bench-levers: setup
 # The ten robots: visual faces before/after decimation, frames/s vs the Panda, mask IoU (about 15 minutes).
 bench-robots: setup
 	$(BIN)/python bench/robots.py
+
+# The learnability probe (bench/probe.py): the README's probe table, measured on this
+# machine. Generates PROBE_N franka samples with the front and wrist cameras (once; a
+# stopped run resumes), trains one probe per row, and prints the table. Needs the
+# 'probe' extra (JAX, optax), which this target installs.
+PROBE_N    ?= 50000
+PROBE_DATA ?= data/probe/franka-none
+PROBE_OUT  ?= data/probe/results
+probe-setup: setup
+	$(BIN)/pip install -q -e ".[probe]"
+
+probe: probe-setup
+	test -f $(PROBE_DATA)/dataset.json || nice -n 15 $(BIN)/statgen generate --robot franka --n $(PROBE_N) \
+		--cameras front,wrist --out $(PROBE_DATA) $(if $(wildcard $(PROBE_DATA)/_run/run.json),--resume)
+	mkdir -p $(PROBE_OUT)
+	nice -n 15 $(BIN)/python bench/probe.py $(PROBE_DATA) --camera front --n 30000 --n-test 2500 --size 112 \
+		--epochs 6 --tcp-crop 32 --tcp-jitter 8 --eval-every 1 > $(PROBE_OUT)/none-front-112.json
+	nice -n 15 $(BIN)/python bench/probe.py $(PROBE_DATA) --camera front --n 8000 --n-test 2500 --size 64 \
+		--epochs 3 --tcp-crop 32 > $(PROBE_OUT)/none-front-64-patch.json
+	nice -n 15 $(BIN)/python bench/probe.py $(PROBE_DATA) --camera wrist --n 10000 --n-test 2500 --size 64 \
+		--epochs 5 --eval-every 1 > $(PROBE_OUT)/none-wrist-64.json
+	$(BIN)/python bench/probe_table.py $(PROBE_OUT)/none-front-112.json $(PROBE_OUT)/none-front-64-patch.json \
+		$(PROBE_OUT)/none-wrist-64.json
 
 clean:
 	rm -rf data/demo dist build

@@ -37,7 +37,8 @@ import os, sys, time, json, numpy as np
 os.environ.setdefault("MUJOCO_GL", "egl")
 import statgen
 from statgen.config import load_robot, load_task, RenderSettings
-from statgen.sim.assets import resolve_model, simplify_visual_meshes
+from statgen.config import resolve_render
+from statgen.sim.assets import resolve_model, simplify_for
 from statgen.sim.scene import build_scene
 robot, task = load_robot("franka"), load_task("tabletop")
 """
@@ -75,8 +76,8 @@ from statgen.schema import Acceptance
 from statgen.sim.scene import set_qpos
 from statgen.sim.sources import IndependentSource
 n = int(sys.argv[1])
-settings = RenderSettings()
-resolved = simplify_visual_meshes(resolve_model(robot), target_reduction=settings.visual_reduction)
+settings = resolve_render(RenderSettings(), robot)
+resolved = simplify_for(resolve_model(robot), settings)
 scene = build_scene(robot=robot, task=task, resolved=resolved, cameras=("front",), render=settings)
 # The poses statgen would render (accepted draws), drawn before the clock starts.
 data = mujoco.MjData(scene.model)

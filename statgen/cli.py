@@ -12,6 +12,7 @@ import typer
 
 from statgen.config.settings import FLAGS
 from statgen.errors import Interrupted, StatgenError
+from statgen.wording import counted
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -34,12 +35,16 @@ def generate(**given: Any) -> None:
     ds = run(build_config(values, flags=flags))
     out_dir = out or f"data/{ds['robot']}"
     rate, acc, did = ds.get("samples_per_second"), ds["acceptance"], ds["run"]
+    complete = f"{counted(ds['samples'], 'sample')} already complete in {out_dir} ({_shards(len(ds['shards']))}, checksums verified)"
     if did["already_complete"]:
-        typer.echo(f"nothing to do: {ds['samples']} samples already complete in {out_dir} ({_shards(len(ds['shards']))}, checksums verified)")
+        typer.echo(f"nothing to do: {complete}")
         return
-    wrote = f"wrote {did['written_samples']} samples in {_shards(did['written_shards'])}"
+    if did["repaired"]:
+        typer.echo(f"repaired {out_dir}: {'; '.join(did['repaired'])}; {complete}")
+        return
+    wrote = f"wrote {counted(did['written_samples'], 'sample')} in {_shards(did['written_shards'])}"
     if did["kept_shards"]:
-        wrote = f"resumed {out_dir}: kept {did['kept_samples']} samples in {_shards(did['kept_shards'], 'finished ')}, {wrote}; {ds['samples']} samples in all"
+        wrote = f"resumed {out_dir}: kept {counted(did['kept_samples'], 'sample')} in {_shards(did['kept_shards'], 'finished ')}, {wrote}; {counted(ds['samples'], 'sample')} in all"
     else:
         wrote += f" to {out_dir}"
     typer.echo(wrote + (f" at {rate:.1f} samples/s" if rate else "") + f" (accepted {acc['accepted']} of {acc['drawn']} draws)")
@@ -73,7 +78,7 @@ app.command()(generate)
 
 
 def _shards(k: int, kind: str = "") -> str:
-    return f"{k} {kind}shard{'' if k == 1 else 's'}"
+    return counted(k, f"{kind}shard")
 
 
 @app.command()
@@ -109,12 +114,76 @@ def preview(
 
 
 @app.command()
-def robots() -> None:
-    """List the robots, their model source, and whether the model is available here."""
+def export(
+    dataset: str = typer.Argument(..., help="Dataset folder, or an s3:// / gs:// prefix."),
+    to: str = typer.Option(..., "--to", help="Format: llava, llamafactory or lerobot."),
+    out: str = typer.Option(..., "--out", help="A new (or empty) folder, or an s3:// / gs:// prefix; never overwritten."),
+    camera: Optional[str] = typer.Option(None, "--camera", help="Camera (llava, llamafactory: default front; lerobot: default every camera)."),
+    text: Optional[str] = typer.Option(None, "--text", help="Comma-separated text kinds, e.g. rosa,natural [default: every kind, rosa first]."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress on stderr."),
+) -> None:
+    """Export a dataset for LLaVA, LLaMA-Factory or LeRobot (v3.0), following its splits."""
+    from statgen.export import export as run
+
+    kinds = [k.strip() for k in text.split(",") if k.strip()] if text is not None else None
+    if text is not None and not kinds:
+        from statgen.errors import ConfigError
+
+        raise ConfigError("--text: expected one or more comma-separated kinds, e.g. rosa,natural")
+    result = run(dataset, to=to, out=out, camera=camera, texts=kinds, progress=not quiet)
+    typer.echo(result.summary())
+
+
+@app.command()
+def stats(
+    dataset: str = typer.Argument(..., help="Dataset folder, or an s3:// / gs:// prefix."),
+) -> None:
+    """Draw the dataset's plots into DIR/stats/: TCP workspace coverage, ROSA dimensions, visibility, gripper, acceptance per shard."""
+    from statgen.errors import VerifyError
+    from statgen.export.plots import write_plots
+    from statgen.storage.fs import Store
+    from statgen.storage.read import read_dataset_json
+
+    store = Store.open(dataset)
+    info = read_dataset_json(store, damaged=VerifyError)
+    summary, written = write_plots(store, info)
+    for rel in written:
+        typer.echo(f"wrote {store.join(rel)}")
+    cams = ", ".join(f"{c} in view {100 * summary.rate(summary.in_view[c]):.1f}%, visible {100 * summary.rate(summary.visible[c]):.1f}%"
+                     for c in summary.in_view)
+    typer.echo(f"{summary.samples} samples; gripper open {100 * summary.rate(summary.gripper_open):.1f}%; {cams}")
+
+
+robots_app = typer.Typer(add_completion=False, rich_markup_mode=None, help="List the robots, or draft a robot TOML from a model file (init).")
+app.add_typer(robots_app, name="robots")
+
+
+@robots_app.callback(invoke_without_command=True)
+def robots(ctx: typer.Context) -> None:
+    """List the robots, their model source, and whether the model is available here; `statgen robots init` drafts a new one."""
+    if ctx.invoked_subcommand is not None:
+        return
     from statgen.robots import robot_table
 
     for line in robot_table():
         typer.echo(line)
+
+
+@robots_app.command("init")
+def robots_init(
+    model_file: str = typer.Argument(..., help="The arm's MJCF (.xml) or URDF (.urdf) file."),
+    out: str = typer.Option(..., "--out", help="The robot TOML to write (e.g. my_arm.toml); it must not exist yet."),
+    gripper: Optional[str] = typer.Option(None, "--gripper", help="A gripper MJCF (or its folder) to attach at the arm's flange."),
+    name: Optional[str] = typer.Option(None, "--name", help="The robot's name [default: the --out file's stem]."),
+) -> None:
+    """Draft a robot TOML that `statgen generate --robot FILE.toml` takes at once, and list what a person must check."""
+    from statgen.robot_init import init_robot
+
+    checks = init_robot(model_file, out=out, gripper=gripper, name=name)
+    typer.echo(f"wrote {out}; check before you rely on it:")
+    for c in checks:
+        typer.echo(f"  - {c}")
+    typer.echo(f"then: statgen generate --robot {out} --n 100 --out data/try && statgen preview data/try --out preview.png")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             print(msg)
             return 0
         ctx = getattr(e, "ctx", None)
-        where = f"statgen {ctx.info_name} --help" if ctx is not None and ctx.parent is not None else "statgen --help"
+        where = f"statgen {' '.join(ctx.command_path.split()[1:])} --help" if ctx is not None and ctx.parent is not None else "statgen --help"
         print(f"statgen: error: {' '.join(msg.split())} (see {where})", file=sys.stderr)
         return 2
     except (typer.Abort, KeyboardInterrupt):

@@ -23,6 +23,16 @@ def shard_urls(root: str | Path) -> list[str]:
     return [store.join(rel) for rel in _shards(store)]
 
 
+def split_urls(root: str | Path) -> dict[str, list[str]]:
+    """Each non-empty split's shard paths (local) or URIs (object storage), from dataset.json:
+    {"train": [...], "validation": [...]}. A dataset made before splits has every shard in train."""
+    from statgen.storage.read import read_dataset_json
+
+    store = Store.open(str(root))
+    splits = read_dataset_json(store).split_shards()
+    return {k: [store.join(s.name) for s in v] for k, v in splits.items() if v}
+
+
 def webdataset_samples(root: str | Path, *, camera: str = "front", image_format: str = "jpg"):
     """A webdataset pipeline yielding (PIL image, sample dict) per sample, in order.
 

@@ -66,12 +66,29 @@ def _check_out(out: Path) -> str:
     fmt = FORMATS.get(out.suffix.lower())
     if fmt is None:
         raise ConfigError(f"--out {out}: expected an image file name ending in {valid}, got {repr(out.suffix) if out.suffix else 'no extension'}")
-    for parent in out.absolute().parents:  # the nearest existing ancestor must be a folder
+    for parent in out.absolute().parents:  # the nearest existing ancestor must be a folder we can write in
         if parent.exists():
             if not parent.is_dir():
                 raise ConfigError(f"--out {out}: {parent} is a file, not a folder")
+            _check_writable(out, parent)
             break
     return fmt
+
+
+def _check_writable(out: Path, folder: Path) -> None:
+    """Create (and remove at once) a hidden file, or for a folder still to be made a hidden folder,
+    in `folder`: the one test that holds for root and for /proc, /sys or a read-only mount."""
+    probe = folder / f".{out.name}.{os.getpid()}.probe"
+    try:
+        if folder == out.absolute().parent:
+            os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            probe.unlink()
+        else:
+            probe.mkdir()
+            probe.rmdir()
+    except OSError as e:
+        raise ConfigError(f"--out {out}: cannot write in {folder} ({e.strerror or type(e).__name__}); "
+                          "choose a folder you can write to") from None
 
 
 def _save(sheet, out: Path, fmt: str) -> None:
@@ -81,6 +98,9 @@ def _save(sheet, out: Path, fmt: str) -> None:
     try:
         sheet.save(tmp, format=fmt)
         os.replace(tmp, out)
+    except OSError as e:  # named by --out, not by the hidden temporary
+        tmp.unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror or str(e), str(out)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -91,14 +111,23 @@ def contact_sheet(root: str | Path, *, out: Path, count: int = 16, camera: str =
 
     `out` ends in .png, .jpg, .jpeg or .webp. The arguments are checked before any shard is read.
     """
-    from PIL import Image
-
     if not 1 <= count <= MAX_COUNT:
         raise ConfigError(f"--count: expected 1 to {MAX_COUNT} samples (tiles on one sheet), got {count}")
     out = Path(out)
     fmt = _check_out(out)
     store = Store.open(str(root))
     ds = read_dataset_json(store, damaged=VerifyError)
+    sheet = sheet_image(store, ds, count=count, camera=camera)
+    _save(sheet, out, fmt)
+    return out
+
+
+def sheet_image(store: Store, ds, *, count: int = 16, camera: str = "front"):
+    """The contact sheet of the dataset that `ds` (its DatasetInfo) describes, as a PIL image: `count`
+    samples spread over it. The dataset card draws it before dataset.json is written."""
+    from PIL import Image
+
+    root = store.uri
     cameras, image = list(ds.config.cameras), f"{camera}.{ds.config.image_format}"
     total, shards = ds.samples, [(s.name, s.first_index, s.samples) for s in ds.shards]
     if camera not in cameras:
@@ -129,5 +158,4 @@ def contact_sheet(root: str | Path, *, out: Path, count: int = 16, camera: str =
     sheet = Image.new("RGB", (cols * tw, rows * th), (20, 20, 20))
     for i, t in enumerate(tiles):
         sheet.paste(t, ((i % cols) * tw, (i // cols) * th))
-    _save(sheet, out, fmt)
-    return out
+    return sheet

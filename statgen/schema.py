@@ -280,6 +280,53 @@ class Sample:
         return sample
 
 
+@dataclass(slots=True)
+class SampleFields:
+    """The part of a sample that a reader which needs only some fields takes (the exporters): index,
+    state, cameras and text, each checked against its declaration above, plus `episode` and `action`
+    when the sample has them (trajectory samples). Every other field, including fields added by a
+    later schema version, passes through unread, so such readers keep working as the schema grows.
+    `raw` is the whole parsed JSON."""
+
+    schema: str
+    index: int
+    state: State
+    cameras: dict[str, CameraLabel]
+    text: dict[str, QA]
+    episode: dict[str, Any] | None  # {"id", "step", "steps", "hz"} of a trajectory sample
+    action: Any
+    raw: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, d: Any) -> SampleFields:
+        problems: list[str] = []
+        if not isinstance(d, dict):
+            raise SchemaError([f"expected an object, got {_got(d)}"])
+        version = d.get("schema")
+        if not (isinstance(version, str) and version.startswith("statgen.sample/")):
+            raise SchemaError([f"schema: expected a statgen.sample/N version, got {version!r}"])
+        hints = _hints(Sample)
+        got: dict[str, Any] = {}
+        for name in ("index", "state", "cameras", "text"):
+            if name not in d:
+                problems.append(f"{name}: missing")
+                continue
+            f = next(f for f in dataclasses.fields(Sample) if f.name == name)
+            got[name] = _decode(hints[name], d[name], name, problems, f.metadata)
+        episode = d.get("episode")
+        if episode is not None:
+            if not isinstance(episode, dict):
+                problems.append(f"episode: expected an object, got {_got(episode)}")
+            else:
+                for key, kind in (("step", int), ("steps", int), ("hz", float)):
+                    _decode(kind, episode.get(key), f"episode.{key}", problems)
+                if "id" not in episode:
+                    problems.append("episode.id: missing")
+        if problems:
+            raise SchemaError(problems)
+        return cls(schema=version, episode=episode, action=d.get("action"), raw=d, **got)
+
+
 # --------------------------------------------------------------------------- dataset.json
 
 
@@ -376,6 +423,29 @@ class DatasetInfo:
     shards: list[ShardInfo]
     samples_per_second: float | None
     resources: Resources
+    splits: dict[str, list[str]] | None = None  # split -> its shards' names (statgen.core.splits); None: made before splits (all train)
+
+    def split_shards(self) -> dict[str, list[ShardInfo]]:
+        """Each split's shards, in name order: {"train": [...], "validation": [...]}. A dataset.json from before
+        splits has every shard in train. SchemaError when the splits do not partition the shards."""
+        by_name = {s.name: s for s in self.shards}
+        if self.splits is None:
+            return {"train": sorted(self.shards, key=lambda s: s.name), "validation": []}
+        problems, seen = [], set()
+        for split, names in self.splits.items():
+            for name in names:
+                if name not in by_name:
+                    problems.append(f"splits.{split}: {name} is not a shard of this dataset")
+                elif name in seen:
+                    problems.append(f"splits.{split}: {name} is in two splits")
+                seen.add(name)
+        missing = sorted(set(by_name) - seen)
+        if missing:
+            problems.append(f"splits: {len(missing)} shard(s) in no split ({', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''})")
+        if problems:
+            raise SchemaError(problems)
+        out = {split: sorted((by_name[n] for n in names), key=lambda s: s.name) for split, names in self.splits.items()}
+        return {"train": out.pop("train", []), "validation": out.pop("validation", []), **out}
 
     def config_json(self) -> dict[str, Any]:
         """dataset.json's "config": the identity settings and the sample schema version."""
@@ -388,6 +458,7 @@ class DatasetInfo:
             "task_spec": spec_json(self.task_spec), "model_sha256": self.model_sha256, "rosa": self.rosa.to_json(),
             "acceptance": self.acceptance.to_json(), "versions": dict(self.versions), "assets": [a.to_json() for a in self.assets],
             "shards": [s.to_json() for s in self.shards], "samples_per_second": self.samples_per_second, "resources": self.resources.to_json(),
+            **({"splits": {k: list(v) for k, v in self.splits.items()}} if self.splits is not None else {}),
         }
 
     @classmethod
@@ -423,7 +494,10 @@ class DatasetInfo:
 
 def spec_json(spec: Any) -> dict[str, Any]:
     """A RobotSpec or TaskSpec as dataset.json and the run identity record it: its fields, JSON-ready,
-    without source_path (where a file was is not what the data is)."""
+    without source_path (where a file was is not what the data is). A spec with its own `to_json`
+    (RobotSpec: later fields left out at their defaults) records itself."""
+    if hasattr(spec, "to_json"):
+        return spec.to_json()
     d = json.loads(json.dumps(dataclasses.asdict(spec), sort_keys=True))
     d.pop("source_path", None)
     return d

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from statgen.config import GenerateConfig
+from statgen.config import GenerateConfig, resolve_render
 from statgen.config.check import rosa_ranges as _rosa_ranges
 from statgen.config.settings import complete_identity
 from statgen.core import rosa
@@ -38,7 +38,7 @@ from statgen.errors import ConfigError, StatgenError, StorePathError, VerifyErro
 from statgen.run.identity import diff_keys
 from statgen.run.job import Job, plan_shards
 from statgen.run.producer import ShardProducer
-from statgen.sim.assets import resolve_model, simplify_visual_meshes
+from statgen.sim.assets import resolve_model, simplify_for
 from statgen.sim.library import user_files
 from statgen.schema import Acceptance, DatasetInfo, Sample, SchemaError, ShardInfo, spec_json
 from statgen.sim.labels import state_labels
@@ -47,6 +47,7 @@ from statgen.storage.fs import Store
 from statgen.storage.run import RUN_JSON
 from statgen.storage.read import iter_shard, read_dataset_json
 from statgen.storage.shards import index_name, shard_name
+from statgen.wording import counted
 
 FK_TOL = 1e-6  # [m] and unitless (quaternion, rot6d): stored floats are exact JSON reprs, FK is deterministic
 REDRAW_TOL = 1e-9  # [rad or m]: a re-drawn qpos is the same arithmetic on the same random numbers
@@ -89,11 +90,11 @@ class Report:
         out += [f"note: {n}" for n in self.notes]
         checked = "" if self.samples == self.listed else f", checked {self.samples} of {self.listed} samples"
         if self.ok:
-            how = f"{self.fk_checked} re-checked by FK, {self.redrawn} shard(s) re-drawn from the seed" if self.fk else "FK and seed checks skipped: --no-fk"
+            how = f"{self.fk_checked} re-checked by FK, {counted(self.redrawn, 'shard')} re-drawn from the seed" if self.fk else "FK and seed checks skipped: --no-fk"
             how += f", {self.rerendered} re-rendered from their scene record" if self.rerendered else ""
-            out.append(f"verified {self.samples} samples in {len(self.shard_status)} shards ({how}): OK")
+            out.append(f"verified {counted(self.samples, 'sample')} in {counted(len(self.shard_status), 'shard')} ({how}): OK")
         else:
-            out.append(f"{len(self.problems)} problem(s) in {self.root}{checked}. {self.repair}")
+            out.append(f"{counted(len(self.problems), 'problem')} in {self.root}{checked}. {self.repair}")
         return out
 
 
@@ -112,7 +113,7 @@ class _FK:
         self.model_note = "" if model.model_sha256 == ds.model_sha256 else " (note: the robot model here differs from the one used)"
         try:
             if cfg.require_visible or render:  # the ray cast and the pixels see the rendered (decimated) meshes
-                model = simplify_visual_meshes(model, target_reduction=cfg.render.visual_reduction)
+                model = simplify_for(model, resolve_render(cfg.render, robot))
             # The producer itself (a renderer only to re-render): the re-draw takes the same steps as generate did.
             self.producer = ShardProducer(Job(config=cfg, robot=robot, task=task, model=model, user_files=user_files(cfg, task)), render=render)
         except StatgenError as e:
@@ -259,7 +260,7 @@ def _check_dataset_json(store: Store, ds: DatasetInfo, rep: Report) -> np.ndarra
         if got != plan:
             diff = next(((g, p) for g, p in zip(got, plan) if g != p), (None, None))
             where = (f"{diff[0][0]} lists first_index {diff[0][1]}, {diff[0][2]} samples; expected {diff[1][0]} with first_index {diff[1][1]}, {diff[1][2]} samples"
-                     if diff[0] else f"{len(got)} shards listed, {len(plan)} expected")
+                     if diff[0] else f"{counted(len(got), 'shard')} listed, {len(plan)} expected")
             rep.problem(f"dataset.json: the shard list does not match config.n {cfg.n} and config.shard_size {cfg.shard_size}: {where}")
     if not store.exists(RUN_JSON):
         rep.notes.append(f"no {RUN_JSON} here (not copied?): dataset.json is checked against the data only")
@@ -311,11 +312,11 @@ def _key_problems(keys: list[str], first: int, count: int) -> list[str]:
     missing, extra = sorted(want - got), sorted(got - want)
     out = [f"holds {len(keys)} samples, dataset.json lists {count}"] if len(keys) != count else []
     if missing:
-        out.append(f"{len(missing)} key(s) missing ({missing[0]}{'..' + missing[-1] if len(missing) > 1 else ''})")
+        out.append(f"{counted(len(missing), 'key')} missing ({missing[0]}{'..' + missing[-1] if len(missing) > 1 else ''})")
     if extra:
-        out.append(f"{len(extra)} key(s) outside {expected[0] if expected else first}..{expected[-1] if expected else first} ({extra[0]}{'..' + extra[-1] if len(extra) > 1 else ''})")
+        out.append(f"{counted(len(extra), 'key')} outside {expected[0] if expected else first}..{expected[-1] if expected else first} ({extra[0]}{'..' + extra[-1] if len(extra) > 1 else ''})")
     if len(got) != len(keys):
-        out.append(f"{len(keys) - len(got)} key(s) repeated within the shard")
+        out.append(f"{counted(len(keys) - len(got), 'key')} repeated within the shard")
     if not out:
         out.append("keys out of order")
     return out

@@ -79,6 +79,33 @@ def franka_scene():
     return make_scene("franka", ("front",))
 
 
+@pytest.fixture
+def generate_in_process(monkeypatch):
+    """statgen.run.generate.generate without Ray: each shard is made by a ShardProducer in this process
+    (the same producer the Ray workers run), so a small dataset costs no Ray start."""
+    import statgen.run.generate as gen
+    from statgen.run.producer import ShardProducer
+
+    class NoRay:
+        def start(self, *a, **k):
+            pass
+
+        def stop(self):
+            pass
+
+    def shards_here(job, todo, out, *, on_result, on_progress):
+        producer = ShardProducer(job)
+        try:
+            for plan in todo:
+                on_result(producer.produce(plan, out))
+        finally:
+            producer.close()
+
+    monkeypatch.setattr(gen, "RaySession", NoRay)
+    monkeypatch.setattr(gen, "run_shards", shards_here)
+    return gen.generate
+
+
 # --------------------------------------------------------------------------- end-to-end datasets
 
 E2E_N, E2E_SHARD = 24, 8
@@ -100,10 +127,10 @@ def e2e_args(out, *extra: str) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def dataset_2w(tmp_path_factory):
+def dataset_2w(tmp_path_factory, shared_ray):
     """A tiny franka dataset made by 2 Ray workers (read-only: copy it before damaging it)."""
     out = tmp_path_factory.mktemp("ds") / "two"
-    run_cli(*e2e_args(out, "--workers", "2"))
+    run_cli(*e2e_args(out, "--workers", "2"), env=shared_ray_env(shared_ray))
     return out
 
 
@@ -129,6 +156,39 @@ def pytest_collection_modifyitems(config, items):
         fn = getattr(item, "function", None)
         if item.get_closest_marker("slow") is None and (E2E_FIXTURES & set(item.fixturenames) or (fn is not None and _starts_a_run(fn))):
             item.add_marker(pytest.mark.slow)
+
+
+# --------------------------------------------------------------------------- one Ray cluster for the suite
+
+# Starting an embedded Ray instance costs most of a small run (about 5 s of a 7 s run on 2 cores),
+# so the runs of the slow tests join one Ray cluster started for the whole session, through Ray's
+# own RAY_ADDRESS convention (statgen joins it like --address). A test that is about the embedded
+# instance itself (signals, SIGKILL, the watchdog), or whose workers need the driver's environment
+# (object-storage credentials, storage fault injection), is marked own_ray and runs as a user's.
+
+
+@pytest.fixture(scope="session")
+def shared_ray() -> str:
+    """The address of a one-node Ray cluster on this machine, up for the whole session."""
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": max(2, os.cpu_count() or 1), "include_dashboard": False})
+    yield c.address
+    c.shutdown()
+
+
+def shared_ray_env(address: str, **extra: str) -> dict[str, str]:
+    """os.environ for a subprocess that joins the session's cluster (for session fixtures, which
+    are set up before the per-test RAY_ADDRESS below)."""
+    return {**os.environ, "RAY_ADDRESS": address, **extra}
+
+
+@pytest.fixture(autouse=True)
+def _ray_address(request, monkeypatch):
+    if request.node.get_closest_marker("slow") is not None and request.node.get_closest_marker("own_ray") is None:
+        monkeypatch.setenv("RAY_ADDRESS", request.getfixturevalue("shared_ray"))
+    else:
+        monkeypatch.delenv("RAY_ADDRESS", raising=False)
 
 
 # --------------------------------------------------------------------------- bad input and faults
@@ -157,3 +217,15 @@ def half_written(out) -> list[str]:
     if (out / "_run/lock").exists():
         bad.append("_run/lock")
     return sorted(bad)
+
+
+# --------------------------------------------------------------------------- a dataset without Ray (exports, card, loading)
+
+
+@pytest.fixture(scope="session")
+def small_dataset(tmp_path_factory):
+    """24 franka samples in 3 shards of 8 (front and wrist cameras), one shard in validation, card
+    included, made in this process without Ray (tests/exports.py). Read-only: copy it to damage it."""
+    from exports import make_dataset
+
+    return make_dataset(tmp_path_factory.mktemp("small") / "ds", cameras=("front", "wrist"))

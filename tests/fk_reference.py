@@ -45,6 +45,7 @@ __all__ = [
     "jaco_dir",
     "jaco_pinch_fk",
     "JACO_ARM_JOINTS",
+    "ComposedChain",
     "homogeneous",
     "quat_wxyz_to_matrix",
 ]
@@ -254,6 +255,8 @@ class _Mjcf:
         while cls is not None and seen < 100:
             seen += 1
             if cls not in self.defaults:
+                if cls == "main":  # a file with no <default> at all
+                    break
                 raise KeyError(f"{self.path}: unknown default class {cls!r}")
             parent, dflt = self.defaults[cls]
             # the last matching child of this tag wins
@@ -416,6 +419,109 @@ def mjcf_body_pose(xml_path: str | os.PathLike, body: str) -> np.ndarray:
     """A top-level body's pose in its parent frame (used for attached sub-models)."""
     m = _Mjcf(xml_path)
     return m.local_pose(m.bodies[body])
+
+
+# ----------------------------------------------------------------------------------
+# 3. an arm plus attached models (a hand at a site, a gripper at a body or site with an
+#    offset and a name prefix), and the frames MuJoCo folds into a body's pose
+# ----------------------------------------------------------------------------------
+
+
+class ComposedChain:
+    """FK of an arm MJCF with other MJCFs attached, from the files' text alone.
+
+    ``attachments``: ``(xml_path, body, prefix, parent_body, parent_site, T_offset)``; the
+    attached file's ``body`` (and subtree) hangs from the arm's ``parent_body`` frame, or
+    from ``parent_site``'s frame, moved by ``T_offset`` (4x4); it keeps its own pos/quat
+    from its file, now relative to that mount frame. Names in it get ``prefix`` (MuJoCo's
+    attach semantics). Everything is expressed in the arm file's world frame, so every
+    <frame> around a body (the ViperX wrapper's) is part of its pose.
+    """
+
+    def __init__(self, arm_xml: str | os.PathLike, attachments: Sequence[tuple] = ()):
+        self.arm = _Mjcf(arm_xml)
+        self.parts = []
+        for xml, body, prefix, parent_body, parent_site, T_off in attachments:
+            m = _Mjcf(xml)
+            if body not in m.bodies:
+                raise KeyError(f"{xml}: no body {body!r}")
+            self.parts.append((m, body, prefix, parent_body, parent_site, np.asarray(T_off, dtype=float)))
+
+    def _owner(self, name: str, table: str):
+        """(model, local name, part or None) of a (possibly prefixed) body or site name."""
+        for part in reversed(self.parts):
+            m, _body, prefix, *_ = part
+            if name.startswith(prefix) and name[len(prefix):] in getattr(m, table):
+                return m, name[len(prefix):], part
+        if name in getattr(self.arm, table):
+            return self.arm, name, None
+        raise KeyError(f"no {table[:-1]} {name!r} in the arm or its attachments")
+
+    def _q(self, q: Mapping[str, float], prefix: str) -> dict[str, float]:
+        return {k[len(prefix):]: v for k, v in q.items() if k.startswith(prefix)} if prefix else dict(q)
+
+    def _mount(self, part, q: Mapping[str, float]) -> np.ndarray:
+        """T_world_mount of an attachment: its parent frame, the site's, the offset."""
+        _m, _body, _prefix, parent_body, parent_site, T_off = part
+        if parent_site is not None:
+            owner, site, host = self._owner(parent_site, "sites")
+            el = owner.sites[site]
+            T_site = owner.local_pose(el)
+            p = owner.parent[el]
+            while p.tag == "frame":
+                T_site = owner.local_pose(p) @ T_site
+                p = owner.parent[p]
+            T_parent = self.T_world_body(self._prefixed(host, p.get("name")), q)
+            return T_parent @ T_site @ T_off
+        return self.T_world_body(parent_body, q) @ T_off
+
+    @staticmethod
+    def _prefixed(part, name: str) -> str:
+        return name if part is None else part[2] + name
+
+    def T_world_body(self, name: str, q: Mapping[str, float]) -> np.ndarray:
+        """A body's pose (4x4) in the arm file's world frame; q: joint name (prefixed) -> position."""
+        owner, local, part = self._owner(name, "bodies")
+        if part is None:
+            return owner.chain_fk(owner.bodies[local], None, self._q(q, ""), strict=False)
+        m, body, prefix, *_ = part
+        T_mount = self._mount(part, q)
+        # the attached body's own pos/quat (now relative to the mount frame), then down to `local`
+        T_body = m.local_pose(m.bodies[body])
+        if local == body:
+            return T_mount @ T_body
+        return T_mount @ T_body @ m.chain_fk(m.bodies[local], body, self._q(q, prefix), strict=False)
+
+    def T_world_site(self, name: str, q: Mapping[str, float]) -> np.ndarray:
+        """A site's pose (4x4) in the arm file's world frame."""
+        owner, local, part = self._owner(name, "sites")
+        el = owner.sites[local]
+        T = owner.local_pose(el)
+        p = owner.parent[el]
+        while p.tag == "frame":
+            T = owner.local_pose(p) @ T
+            p = owner.parent[p]
+        return self.T_world_body(self._prefixed(part, p.get("name")), q) @ T
+
+    def joints_on_chain(self, name: str) -> list[str]:
+        """The (prefixed) hinge/slide joint names between the world and a body."""
+        owner, local, part = self._owner(name, "bodies")
+        out = []
+        for el in owner.body_chain(owner.bodies[local], None):
+            if el.tag == "body":
+                out += [self._prefixed(part, j.get("name")) for j in el.findall("joint")]
+        if part is not None:
+            _m, _b, _p, parent_body, parent_site, _T = part
+            host = parent_body if parent_body is not None else self._site_body(parent_site)
+            out = self.joints_on_chain(host) + out
+        return out
+
+    def _site_body(self, site: str) -> str:
+        owner, local, part = self._owner(site, "sites")
+        p = owner.parent[owner.sites[local]]
+        while p.tag == "frame":
+            p = owner.parent[p]
+        return self._prefixed(part, p.get("name"))
 
 
 # ----------------------------------------------------------------------------------

@@ -281,7 +281,7 @@ def test_verify_reports_true_counts_for_damage(case, dataset_2w, tmp_path, capsy
     for needle in needles:
         assert needle in out, f"{needle!r} not in:\n{out}"
     last = out.strip().splitlines()[-1]
-    assert last.startswith(f"{n_problems} problem(s) in "), out
+    assert last.startswith(f"{n_problems} problem{'' if n_problems == 1 else 's'} in "), out
     assert (checked in last) if checked else ("checked" not in last), out
     assert "Repair: `statgen generate --resume" in last
     _no_false_counts(out)
@@ -300,14 +300,14 @@ def test_verify_without_run_record_catches_an_edited_seed_by_redrawing(dataset_2
     out, err = capsys.readouterr()
     assert code == 1 and err == "", out + err
     assert "problem: the data does not reproduce from dataset.json's seed 7" in out
-    assert out.strip().splitlines()[-1].startswith("1 problem(s) in ")
+    assert out.strip().splitlines()[-1].startswith("1 problem in ")
     assert "--resume" in out and "cannot repair it" in out and "Repair: `statgen generate --resume" not in out
 
 
 def test_verify_clean_copy_reports_every_check(dataset_2w, capsys):
     assert main(["verify", str(dataset_2w)]) == 0
     out = capsys.readouterr().out
-    assert out.strip().splitlines()[-1] == "verified 24 samples in 3 shards (24 re-checked by FK, 3 shard(s) re-drawn from the seed): OK"
+    assert out.strip().splitlines()[-1] == "verified 24 samples in 3 shards (24 re-checked by FK, 3 shards re-drawn from the seed): OK"
 
 
 def _no_model_env(tmp_path: Path) -> dict:
@@ -353,6 +353,8 @@ PREVIEW_BAD = {
     "--out x.xyz": (lambda t: ["--out", str(t / "x.xyz")], "expected an image file name ending in .png, .jpg, .jpeg, .webp, got '.xyz'"),
     "--out without extension": (lambda t: ["--out", str(t / "sheet")], "got no extension"),
     "--out under a file": (lambda t: ["--out", str(t / "file.txt" / "x.png")], "is a file, not a folder"),
+    "--out in /proc": (lambda t: ["--out", "/proc/sheet.png"], "--out /proc/sheet.png: cannot write in /proc ("),
+    "--out in a new folder in /proc": (lambda t: ["--out", "/proc/new/sheet.png"], "--out /proc/new/sheet.png: cannot write in /proc ("),
     "--count 100000": (lambda t: ["--count", "100000"], "--count: expected 1 to 256 samples (tiles on one sheet), got 100000"),
     "--count 257": (lambda t: ["--count", "257"], "--count: expected 1 to 256"),
     "--count 0": (lambda t: ["--count", "0"], "--count: expected 1 to 256"),
@@ -399,25 +401,103 @@ def test_preview_that_fails_while_writing_leaves_nothing(dataset_2w, tmp_path, c
     monkeypatch.setattr(Image.Image, "save", failing_save)
     out = tmp_path / "out" / "sheet.png"
     code = main(["preview", str(dataset_2w), "--out", str(out)])
-    assert "No space left on device" in assert_one_line(capsys.readouterr().err, code, 1)
+    line = assert_one_line(capsys.readouterr().err, code, 1)
+    assert "No space left on device" in line and str(out) in line and ".tmp" not in line, line
     assert not out.exists() and half_written(tmp_path / "out") == []
 
 
 
 # --------------------------------------------------------------------------- environment (rows 14, 15)
-@pytest.mark.parametrize("command", ["generate", "verify"])
-def test_unknown_mujoco_gl_is_one_line_exit_2(command, tmp_path):
-    """Row 14: MUJOCO_GL=banana. mujoco reads it at import, so this needs a fresh process."""
+def _osmesa_loads() -> bool:
+    from statgen.sim.gl import _loads
+
+    return _loads("OSMesa")
+
+
+GL_CASES = {
+    "banana": ("banana", ["'banana'", "egl", "osmesa", "glfw"]),
+    "osmesa without libOSMesa": ("osmesa", ["osmesa", "libOSMesa", "apt-get install libosmesa6", "MUJOCO_GL=egl", "glfw"]),
+    "off": ("off", ["'off'", "turns rendering off", "egl", "osmesa", "glfw"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GL_CASES))
+def test_mujoco_gl_that_cannot_render_is_one_line_exit_2(case, tmp_path):
+    """Row 14, and MUJOCO_GL=osmesa where libOSMesa is missing (a 63-line traceback from `import mujoco`
+    before): generate exits 2 with one line naming the backend and what to install or use, before
+    anything is written. mujoco reads MUJOCO_GL at import, so this needs a fresh process."""
     import os
 
     from conftest import run_cli
 
+    value, needles = GL_CASES[case]
+    if value == "osmesa" and _osmesa_loads():
+        pytest.skip("libOSMesa is installed here: MUJOCO_GL=osmesa renders")
     out = tmp_path / "out"
-    args = ["generate", "--robot", "franka", "--n", "4", "--out", str(out), "--quiet"] if command == "generate" else ["verify", str(out)]
-    p = run_cli(*args, check=False, env={**os.environ, "MUJOCO_GL": "banana"}, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k != "PYOPENGL_PLATFORM"}  # as in a fresh shell (mujoco.egl set it here)
+    p = run_cli("generate", "--robot", "franka", "--n", "4", "--out", str(out), "--quiet", check=False,
+                env={**env, "MUJOCO_GL": value}, timeout=120)
     line = assert_one_line(p.stderr, p.returncode, 2)
-    assert "MUJOCO_GL" in line and "'banana'" in line and all(b in line for b in ("egl", "osmesa", "glfw")), line
+    assert "MUJOCO_GL" in line and all(n in line for n in needles), line
     assert not out.exists() and half_written(out) == []
+
+
+@pytest.mark.parametrize("value", ["banana", "osmesa", "off"])
+def test_verify_needs_no_gl_backend(value, dataset_2w):
+    """verify renders nothing (FK and the seed re-draw need no GL): whatever MUJOCO_GL says, it checks the dataset."""
+    import os
+
+    from conftest import run_cli
+
+    env = {k: v for k, v in os.environ.items() if k != "PYOPENGL_PLATFORM"}  # as in a fresh shell (mujoco.egl set it here)
+    p = run_cli("verify", str(dataset_2w), check=False, env={**env, "MUJOCO_GL": value}, timeout=300)
+    assert p.returncode == 0 and p.stderr == "", p.stdout + p.stderr
+    assert p.stdout.strip().splitlines()[-1].endswith(": OK") and "re-checked by FK" in p.stdout
+
+
+def test_a_gl_context_that_cannot_be_made_is_a_config_error(franka_scene, monkeypatch):
+    """A backend that loads but cannot make a context (EGL without a device, glfw without a display):
+    one line naming the backend, exit 2, not a worker's traceback."""
+    import mujoco
+
+    from statgen.config import RenderSettings
+    from statgen.errors import ConfigError
+    from statgen.sim.render import CameraRenderer
+
+    def no_context(*a, **k):
+        raise RuntimeError("Cannot initialize a EGL device display.\nmore detail")
+
+    monkeypatch.setattr(mujoco, "Renderer", no_context)
+    with pytest.raises(ConfigError) as err:
+        CameraRenderer(franka_scene, render=RenderSettings())
+    msg = str(err.value)
+    assert "\n" not in msg and "MUJOCO_GL=egl" in msg and "cannot create an OpenGL context" in msg and "EGL device display" in msg, msg
+    assert err.value.exit_code == 2
+
+
+def test_gl_problem_names_the_backend_and_the_way_out(monkeypatch):
+    """Without touching this process's mujoco: what is missing, what to install, and only a value that loads here."""
+    from statgen.sim import gl
+
+    gl._problem.cache_clear()
+    monkeypatch.setattr(gl, "_loads", lambda name: name != "OSMesa")
+    try:
+        msg = gl.gl_problem({"MUJOCO_GL": "osmesa"}, system="Linux")
+        assert "osmesa backend cannot load libOSMesa" in msg and "libosmesa6" in msg and "MUJOCO_GL=egl" in msg, msg
+        assert "egl, osmesa or glfw" in msg, msg
+        assert gl.gl_problem({"MUJOCO_GL": "egl"}, system="Linux") is None
+        assert "PYOPENGL_PLATFORM" in gl.gl_problem({"MUJOCO_GL": "egl", "PYOPENGL_PLATFORM": "osmesa"}, system="Linux")
+        assert "needs a display" in gl.gl_problem({"MUJOCO_GL": "glfw"}, system="Linux")
+        gl._problem.cache_clear()
+        monkeypatch.setattr(gl, "_loads", lambda name: False)  # neither headless backend loads: no value is recommended
+        msg = gl.gl_problem({"MUJOCO_GL": "egl"}, system="Linux")
+        assert "cannot load libEGL" in msg and "libegl1" in msg and "MUJOCO_GL=osmesa" not in msg, msg
+        with pytest.raises(gl.ConfigError, match="libEGL"):
+            monkeypatch.setattr(gl, "_import_problem", None)
+            monkeypatch.setenv("MUJOCO_GL", "egl")
+            gl.require_rendering()
+    finally:
+        gl._problem.cache_clear()
 
 
 def test_mujoco_gl_check_accepts_what_mujoco_accepts():
@@ -504,11 +584,26 @@ def test_unreachable_address_is_one_line_without_ray_noise(case, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.own_ray  # the environment's RAY_ADDRESS is the subject here
+def test_unreachable_ray_address_variable_is_one_line_naming_it(tmp_path):
+    """A set RAY_ADDRESS is joined like --address, and the line names the variable, not a flag."""
+    from conftest import run_cli
+
+    _, address = _closed_port()
+    out = tmp_path / "out"
+    p = run_cli("generate", "--robot", "franka", "--n", "4", "--out", str(out), "--quiet", check=False, timeout=120,
+                env={**os.environ, "RAY_ADDRESS": address})
+    line = assert_one_line(p.stderr, p.returncode, 2)
+    assert f"RAY_ADDRESS {address}: no Ray cluster answers there" in line, line
+    assert not out.exists()
+
+
 # --------------------------------------------------------------------------- signals and run lifecycle (rows 1-3, 11, 16, 17)
 
 
 import json  # noqa: E402
 import os  # noqa: E402
+import re  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
@@ -521,11 +616,32 @@ RUN_TIMEOUT_S = 300
 LONG_N = 6 * E2E_SHARD  # 6 shards on one worker: a signal sent after the first is recorded lands mid-run
 
 
-def _generate(out: Path, *extra: str, n: int = LONG_N) -> subprocess.Popen:
+WORKER_NOISE = "WORKER-NOISE-MARKER"
+# A sitecustomize that makes every Ray worker process write to its stdout and stderr as it starts and
+# as it exits, as a worker killed mid-task does with its C++ stack dump ("*** SIGABRT received",
+# "Mutex corrupt"): deterministic stand-ins for the intermittent dumps a failed run used to print.
+_NOISY_SITECUSTOMIZE = f"""
+import atexit, os, sys
+if any("default_worker" in a for a in sys.argv):
+    for fd in (1, 2):
+        os.write(fd, b"*** {WORKER_NOISE} SIGABRT received at start ***\\n")
+    atexit.register(lambda: [os.write(fd, b"*** {WORKER_NOISE} at exit ***\\n") for fd in (1, 2)])
+"""
+
+
+def _noisy_workers_env(tmp_path: Path) -> dict[str, str]:
+    """This environment, with every Ray worker writing WORKER_NOISE to its stdout and stderr."""
+    site = tmp_path / "noisy_site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(_NOISY_SITECUSTOMIZE)
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+
+
+def _generate(out: Path, *extra: str, n: int = LONG_N, env: dict[str, str] | None = None) -> subprocess.Popen:
     """`statgen generate` in a subprocess that leads its own process group (so the group can be signalled)."""
     args = ["generate", "--robot", "franka", "--n", str(n), "--shard-size", str(E2E_SHARD), "--workers", "1", "--out", str(out), "--quiet", *extra]
     return subprocess.Popen([sys.executable, "-m", "statgen.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, env=env)
 
 
 def _wait_first_shard(p: subprocess.Popen, out: Path) -> None:
@@ -543,27 +659,34 @@ def _recorded(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "_run/shards.jsonl").read_text().splitlines() if line.strip()]
 
 
+@pytest.mark.own_ray  # the embedded instance's signal handling
 @pytest.mark.parametrize("sig,code", [("SIGINT", 130), ("SIGTERM", 143)])
 @pytest.mark.parametrize("target", ["process", "group"])
 def test_signal_stops_generate_cleanly_and_resume_completes(sig, code, target, tmp_path):
     """Rows 1, 2 (and 16 for the resume): Ctrl-C (SIGINT) or SIGTERM, to the driver or to its whole
-    process group, exits 130/143 with one line naming --resume, no Ray dump, nothing half-written,
-    the lock released and the finished shards kept; --resume then completes, says what it kept,
-    ends its progress at 100%, and verify accepts the dataset."""
+    process group, exits 130/143 with one line naming --resume, no Ray dump (not even from workers
+    that write to their stdout and stderr), nothing half-written, the lock released and the finished
+    shards kept; after a Ctrl-C to the group (a terminal's), --resume then completes, says what it
+    kept, ends its progress at 100%, and verify accepts the dataset."""
     out = tmp_path / "ds"
-    p = _generate(out)
+    p = _generate(out, env=_noisy_workers_env(tmp_path))
     _wait_first_shard(p, out)
     signum = getattr(signal, sig)
     os.killpg(p.pid, signum) if target == "group" else p.send_signal(signum)
-    _, err = p.communicate(timeout=RUN_TIMEOUT_S)
+    std, err = p.communicate(timeout=RUN_TIMEOUT_S)
     line = assert_one_line(err, p.returncode, code)
+    assert WORKER_NOISE not in std, std
     assert "--resume" in line and sig in line, line
     assert half_written(out) == []  # no partial shard, no lock
     assert not (out / "dataset.json").exists()
     recorded = _recorded(out)
     assert 1 <= len(recorded) < LONG_N // E2E_SHARD
+    k, samples = len(recorded), sum(s["samples"] for s in recorded)  # the stop line's counts are the log's
+    assert f"{samples} of {LONG_N} samples are in {k} finished shard{'' if k == 1 else 's'} in " in line, line
     for shard in recorded:  # the finished shards are kept, intact
         assert (out / shard["name"]).stat().st_size == shard["bytes"]
+    if (target, sig) != ("group", "SIGINT"):
+        return  # the resume after a stop is the same code whatever stopped the run: checked once, after Ctrl-C
 
     r = run_cli("generate", "--resume", "--out", str(out), timeout=RUN_TIMEOUT_S)  # with progress
     assert f"kept {sum(s['samples'] for s in recorded)} samples in {len(recorded)} finished shard" in r.stdout, r.stdout  # row 16
@@ -582,6 +705,7 @@ def _psutil():
     return psutil
 
 
+@pytest.mark.own_ray  # every process of the embedded instance must go
 def test_sigkill_of_the_driver_leaves_no_process_of_the_run(tmp_path):
     """Row 3: every process of the run (Ray's GCS, raylet, agents, workers) is gone within 10 s of
     SIGKILL to the driver alone."""
@@ -637,6 +761,19 @@ def test_run_failing_before_any_shard_leaves_nothing(existed, tmp_path):
         assert out.is_dir() and list(out.iterdir()) == []
     else:
         assert not (tmp_path / "parent").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.own_ray  # the noisy workers are the embedded instance's (they inherit the driver's environment)
+def test_a_failed_run_prints_nothing_from_the_workers(tmp_path):
+    """A failed run prints statgen's one line and nothing of what its Ray workers write (their dumps
+    when they are killed at shutdown used to reach the terminal through Ray's log_to_driver)."""
+    out = tmp_path / "out"
+    p = run_cli("generate", "--robot", "franka", "--n", "16", "--shard-size", "8", "--workers", "2", "--task", _blind_task(tmp_path),
+                "--out", str(out), check=False, timeout=RUN_TIMEOUT_S, env=_noisy_workers_env(tmp_path))
+    line = assert_one_line(p.stderr, p.returncode, 1)
+    assert "no feasible configuration" in line
+    assert WORKER_NOISE not in p.stdout + p.stderr, p.stdout + p.stderr
 
 
 def test_overwrite_and_resume_together_are_a_usage_error(tmp_path, capsys):
@@ -732,13 +869,13 @@ def test_progress_of_a_resumed_run_counts_from_the_kept_samples():
 
     stream, clock = io.StringIO(), _Clock()
     prog = Progress(total=3000, done=1000, label="statgen franka", stream=stream, tty=False, clock=clock)
-    prog.note("resuming data/franka: kept 1 finished shard(s) (1000 samples), writing 2 more")
+    prog.note("resuming data/franka: kept 1 finished shard (1000 samples), writing 2 more")
     clock.t += 5.0
     prog.update(1500)  # within 10 s of the last line: not printed to a log file
     clock.t += 5.0
     assert prog.finish(3000) == pytest.approx(200.0)  # rate of this run's samples only
     lines = stream.getvalue().splitlines()
-    assert lines == ["statgen franka: resuming data/franka: kept 1 finished shard(s) (1000 samples), writing 2 more",
+    assert lines == ["statgen franka: resuming data/franka: kept 1 finished shard (1000 samples), writing 2 more",
                      "statgen franka: 3000/3000 samples (100%)  200.0 samples/s  ETA 0m00s"]
 
 
@@ -794,3 +931,50 @@ def test_resume_of_a_damaged_finished_dataset_repairs_it(damage, dataset_2w, tmp
 
 
 # --------------------------------------------------------------------------- storage faults (EIO, GCS, the lock)
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "RunError"])
+def test_a_stopped_or_failed_run_starts_its_line_below_the_progress_line(how, tmp_path, monkeypatch, capsys):
+    """On a terminal the progress line is redrawn in place ("\\r...", no newline): the stop or failure
+    line must start a line of its own, not continue the progress text. Ray is replaced by a stand-in
+    that reports progress, then is stopped (a real SIGINT to this process) or fails."""
+    import statgen.run.generate as g
+    from statgen.errors import RunError
+
+    class TerminalProgress(g.Progress):
+        def __init__(self, **kw):
+            ticks = iter(range(0, 10**6))  # a second passes between any two looks at the clock: every update draws
+            super().__init__(**{**kw, "tty": True, "clock": lambda: float(next(ticks))})
+
+    def run_shards(job, todo, out, *, on_result, on_progress):
+        on_progress(3)
+        if how == "SIGINT":
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the guard's handler raises here
+        raise RunError("a worker failed (stand-in); finished shards are kept: rerun with --resume")
+
+    monkeypatch.setattr(g, "Progress", TerminalProgress)
+    monkeypatch.setattr(g.RaySession, "start", lambda self, cfg, guard=None: None)
+    monkeypatch.setattr(g, "run_shards", run_shards)
+    code = main(["generate", "--robot", "franka", "--n", "16", "--shard-size", "8", "--workers", "1", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == (130 if how == "SIGINT" else 1), err
+    assert "\r" in err and "3/16 samples" in err  # the progress line was drawn in place
+    last = err.split("\n")[-2] if err.endswith("\n") else err.split("\n")[-1]
+    assert last.startswith("statgen: ") and "\r" not in last, repr(err)
+    assert ("stopped by SIGINT" if how == "SIGINT" else "stand-in") in last, repr(err)
+
+
+def test_counts_of_one_are_singular(tmp_path):
+    """"1 sample", "1 shard", never "1 shards" or "shard(s)": a one-sample dataset through generate,
+    verify and a --resume with nothing to do."""
+    out = tmp_path / "one"
+    p = run_cli("generate", "--robot", "franka", "--n", "1", "--shard-size", "1", "--workers", "1", "--out", str(out), "--quiet",
+                timeout=RUN_TIMEOUT_S)
+    assert p.stdout.startswith(f"wrote 1 sample in 1 shard to {out} "), p.stdout
+    v = run_cli("verify", str(out), timeout=RUN_TIMEOUT_S).stdout.strip().splitlines()[-1]
+    assert v == "verified 1 sample in 1 shard (1 re-checked by FK, 1 shard re-drawn from the seed): OK", v
+    r = run_cli("generate", "--resume", "--out", str(out), "--quiet", timeout=RUN_TIMEOUT_S).stdout
+    assert r.strip() == f"nothing to do: 1 sample already complete in {out} (1 shard, checksums verified)", r
+    for text in (p.stdout, v, r):
+        assert "(s)" not in text and not re.search(r"\b1 (samples|shards|problems|files)\b", text), text

@@ -47,6 +47,7 @@ def assert_complete(out: Path, reference: dict) -> None:
     assert leftovers == []
 
 
+@pytest.mark.own_ray  # the killed driver's embedded instance dies with it
 @pytest.mark.parametrize("point", ["after_run_json", "after_shard_record", "before_dataset_json"])
 def test_driver_killed_then_resumed(point, reference, tmp_path):
     out = tmp_path / "ds"

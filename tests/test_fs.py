@@ -1,4 +1,5 @@
-"""statgen.storage.fs.Store against a local folder and a real S3 API (moto on 127.0.0.1)."""
+"""statgen.storage.fs.Store against a local folder, a real S3 API (moto on 127.0.0.1) and a GCS
+JSON API (fake-gcs-server on 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,14 @@ from statgen.errors import ConfigError
 from statgen.storage.fs import Store
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "gcs"])
 def store(request, tmp_path, monkeypatch):
     if request.param == "local":
         return Store.open(str(tmp_path / "ds"))
-    server = request.getfixturevalue("s3_server")
+    server = request.getfixturevalue(f"{request.param}_server")
     for k, v in server.env.items():
         monkeypatch.setenv(k, v)
-    return Store.open(f"s3://{server.bucket}/{uuid.uuid4().hex}/ds")
+    return Store.open(f"{'s3' if request.param == 's3' else 'gs'}://{server.bucket}/{uuid.uuid4().hex}/ds")
 
 
 def _blob(n: int) -> bytes:
@@ -142,6 +143,17 @@ def test_list_is_flat_sorted_and_skips_hidden(store):
     assert store.list("shards/") == ["shards/a.tar", "shards/b.tar"]
     assert store.list("") == ["top.json"]
     assert store.list("missing") == []
+
+
+def test_is_empty_sees_files_only_in_sub_folders(store):
+    """A stopped run leaves files only under _run/ and shards/: never empty, on every store (GCS lists
+    no implied folder for a prefix that holds only deeper objects)."""
+    store.write_bytes("_run/run.json", b"{}")
+    store.write_bytes("shards/statgen-000000.tar", b"1")
+    assert not store.is_empty()
+    assert store.list("") == [] and store.list("shards") == ["shards/statgen-000000.tar"]
+    deep = Store.open(store.uri.rsplit("/", 1)[0] if not store.is_local else str(store.local_root.parent))
+    assert not deep.is_empty()  # the parent holds them two levels down
 
 
 def test_delete_and_is_empty(store):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.own_ray  # the installed wheel's own Python runs the workers
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.dataset as pads
 import pytest
-from conftest import E2E_N, E2E_SHARD, e2e_args, run_cli
+from conftest import E2E_N, E2E_SHARD, e2e_args, run_cli, shared_ray_env
 
 N, SHARD = E2E_N, E2E_SHARD
 KILL_TIMEOUT_S = 240
@@ -37,9 +37,9 @@ def two_workers(dataset_2w) -> Path:
 
 
 @pytest.fixture(scope="module")
-def one_worker(tmp_path_factory) -> Path:
+def one_worker(tmp_path_factory, shared_ray) -> Path:
     out = tmp_path_factory.mktemp("ds") / "one"
-    cli(*gen_args(out, "--workers", "1"))
+    cli(*gen_args(out, "--workers", "1"), env=shared_ray_env(shared_ray))
     return out
 
 
@@ -138,32 +138,39 @@ def test_one_and_two_workers_give_the_same_bytes_at_full(one_worker, two_workers
 def test_verify_accepts_and_catches_damage(two_workers, tmp_path):
     ok = cli("verify", str(two_workers))
     assert "OK" in ok.stdout
-    cases = {}
-    flip = tmp_path / "flip"
-    shutil.copytree(two_workers, flip)
-    data = bytearray((flip / "shards/statgen-000001.tar").read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    (flip / "shards/statgen-000001.tar").write_bytes(bytes(data))
-    cases["flip"] = (flip, "statgen-000001.tar")
-    missing = tmp_path / "missing"
-    shutil.copytree(two_workers, missing)
-    (missing / "shards/statgen-000002.tar").unlink()
-    cases["missing"] = (missing, "missing")
-    trunc = tmp_path / "trunc"
-    shutil.copytree(two_workers, trunc)
-    p = trunc / "shards/statgen-000000.tar"
-    p.write_bytes(p.read_bytes()[: p.stat().st_size // 3])
-    cases["trunc"] = (trunc, "truncated")
-    for name, (root, needle) in cases.items():
+
+    def flip(root):
+        data = bytearray((root / "shards/statgen-000001.tar").read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        (root / "shards/statgen-000001.tar").write_bytes(bytes(data))
+
+    def missing(root):
+        (root / "shards/statgen-000002.tar").unlink()
+
+    def trunc(root):
+        p = root / "shards/statgen-000000.tar"
+        p.write_bytes(p.read_bytes()[: p.stat().st_size // 3])
+
+    damage = {"flip": (flip, "statgen-000001.tar"), "missing": (missing, "missing"), "trunc": (trunc, "truncated")}
+    for name, (harm, needle) in damage.items():
+        root = tmp_path / name
+        shutil.copytree(two_workers, root)
+        harm(root)
         r = cli("verify", str(root), check=False)
         assert r.returncode == 1, (name, r.stdout, r.stderr)
         assert needle in r.stdout, (name, r.stdout)
         assert "--resume" in r.stdout
-    # The advertised repair works: --resume regenerates the bad shards.
-    for name, (root, _) in cases.items():
-        cli("generate", "--resume", "--out", str(root), "--quiet")
-        assert cli("verify", str(root)).returncode == 0
-        assert all_states(root) == all_states(two_workers)
+    # The advertised repair works: one --resume regenerates every bad shard of a copy that has
+    # all three kinds of damage at once (one run instead of three keeps the suite short).
+    root = tmp_path / "all"
+    shutil.copytree(two_workers, root)
+    for harm, _ in damage.values():
+        harm(root)
+    r = cli("verify", str(root), check=False)
+    assert r.returncode == 1 and all(needle in r.stdout for _, needle in damage.values()), r.stdout
+    cli("generate", "--resume", "--out", str(root), "--quiet")
+    assert cli("verify", str(root)).returncode == 0
+    assert all_states(root) == all_states(two_workers)
 
 
 def test_refusals_leave_the_dataset_untouched(two_workers):
@@ -175,10 +182,11 @@ def test_refusals_leave_the_dataset_untouched(two_workers):
     assert {p: p.stat().st_mtime_ns for p in two_workers.rglob("*")} == before
 
 
+@pytest.mark.own_ray  # killpg stops the embedded instance with the driver
 def test_resume_after_sigkill(two_workers, tmp_path):
     out = tmp_path / "killed"
     n = 2 * N  # twice the reference: the kill lands with shards still to do
-    run = [*gen_args(out, "--workers", "2")]
+    run = [*gen_args(out, "--workers", "2", "--val-fraction", "0.3")]  # splits: chosen from the seed, so the same on resume
     run[run.index("--n") + 1] = str(n)
     p = subprocess.Popen([sys.executable, "-m", "statgen.cli", *run],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -202,6 +210,12 @@ def test_resume_after_sigkill(two_workers, tmp_path):
     assert {k: got[k] for k in ref} == ref
     ds = json.loads((out / "dataset.json").read_text())
     assert ds["samples"] == n and len(ds["shards"]) == n // SHARD
+    # the resumed run's splits are the ones the seed gives, and they changed no sample (ref has no validation split)
+    from statgen.core.splits import split_shards
+
+    names = [s["name"] for s in ds["shards"]]
+    assert ds["splits"] == {k: [names[i] for i in v] for k, v in split_shards(ds["seed"], n // SHARD, 0.3).items()}
+    assert ds["splits"]["validation"] and ds["config"]["val_fraction"] == 0.3
 
 
 def test_webdataset_iteration(two_workers):

@@ -102,7 +102,7 @@ def test_sampler_accepts_only_valid_samples(scene):
     acc = Acceptance()
     lo, hi = np.array(scene.robot.workspace_min), np.array(scene.robot.workspace_max)
     front = scene.task.camera("front")
-    robot = robot_geom_mask(m, scene.index.base_body)
+    robot = robot_geom_mask(m, scene.index.root_body)  # the model's base body (the state frame may be a child of it)
     assert robot.sum() == scene.index.robot_geoms.sum()
     grip_bodies = {m.body(b).id for b in scene.robot.gripper_bodies}
     gripper = np.isin(m.geom_bodyid, list(grip_bodies))

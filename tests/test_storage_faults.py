@@ -31,6 +31,8 @@ from statgen.errors import ConfigError
 from statgen.storage.fs import Store
 from statgen.storage.run import LOCK, RunLock
 
+pytestmark = pytest.mark.own_ray  # the workers need the driver's credentials and fault injection
+
 RUN_TIMEOUT_S = 300
 RACE_ROUNDS = 20
 
@@ -134,6 +136,7 @@ def test_an_upload_failing_half_way_publishes_nothing(remote, monkeypatch, tmp_p
     with pytest.raises(OSError) as err:
         remote.write_bytes("dataset.json", b"x" * 4000)
     assert err.value.errno == errno.EIO and remote.join("dataset.json") in str(err.value)
+    assert str(err.value).count("dataset.json") == 1, err.value  # the path once, not again after the reason
     staged = tmp_path / ".statgen-000000.tar.partial"
     staged.write_bytes(b"y" * 5000)
     with pytest.raises(OSError):

@@ -63,6 +63,7 @@ class Setting:
     metavar: str | None = None
     lever: Any = None  # a randomisation lever: its built-in value (the pipeline's None defers to the task, then to this)
     legacy: Any = "<default>"  # the value of a dataset made before the setting existed, when it is not the default
+    omit_none: bool = False  # left out of the run identity while None (a later setting: earlier datasets stay as they were)
 
 
 def setting(default: Any = MISSING, *, default_factory: Any = MISSING, **meta: Any) -> Any:
@@ -117,8 +118,14 @@ class RenderSettings:
     reflections: bool = setting(False, kind="bool", toml="render.reflections")
     multisample: int = setting(0, kind="int", toml="render.multisample",  # offscreen MSAA samples: 0 (off), 2, 4, 8 ...
                                check=_between(0, MAX_MULTISAMPLE, " samples"))
-    visual_reduction: float = setting(0.85, kind="float", toml="render.visual_reduction",  # fraction of visual-mesh faces removed
-                                      check=lambda v: None if 0.0 <= v < MAX_VISUAL_REDUCTION else f"expected a fraction in [0, {MAX_VISUAL_REDUCTION}), got {v}")
+    # Fraction of visual-mesh faces removed. None: the robot's own ([render] in its TOML), else 0.85.
+    # A run records the value it used (config.resolve_render), so the run identity always holds a number.
+    visual_reduction: float | None = setting(None, kind="float", toml="render.visual_reduction",
+                                             check=lambda v: None if 0.0 <= v < MAX_VISUAL_REDUCTION else f"expected a fraction in [0, {MAX_VISUAL_REDUCTION}), got {v}")
+    # The simplifier's bound on the surface error, as a fraction of each mesh's extent; 0: none (unbounded quadric
+    # decimation, statgen's first simplifier). None: the robot's own ([render] max_error), else none.
+    visual_max_error: float | None = setting(None, kind="float", toml="render.visual_max_error", omit_none=True,
+                                             check=lambda v: None if 0.0 <= v < 1.0 else f"expected a fraction of the mesh extent in [0, 1) (0: no bound), got {v}")
 
 
 LEVELS = ("none", "appearance", "full")  # randomize.level: what changes from sample to sample (README, "Randomisation")
@@ -203,6 +210,9 @@ class GenerateConfig:
     max_draws_per_sample: int = setting(200, kind="int", toml="sampling.max_draws_per_sample",
                                         check=lambda v: None if v >= 1 else f"expected >= 1, got {v}")
     rosa_ranges: tuple[tuple[float, float], ...] | None = setting(None, kind="rosa_ranges", toml="rosa.ranges")  # None: the robot's
+    val_fraction: float = setting(0.0, kind="float", toml="split.val_fraction", flag="--val-fraction", metavar="<float>",
+                                  check=lambda v: None if 0.0 <= v < 1.0 else f"expected a fraction in [0, 1), got {v}",
+                                  help="Fraction of whole shards assigned to the validation split, chosen from the seed [default: 0].")
     # --- not part of the run identity ---
     pipeline: str | None = setting(None, kind="str", flag="--pipeline", identity=False,  # the pipeline file it came from
                                    help="Pipeline name or .toml path; flags override it.")
@@ -269,9 +279,10 @@ def _identity_of(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(obj):
         v = getattr(obj, f.name)
+        meta = f.metadata.get("setting")
         if f.name in NESTED:
             out[f.name] = _identity_of(v)
-        elif f.metadata["setting"].identity:
+        elif meta.identity and not (meta.omit_none and v is None):
             out[f.name] = v
     return out
 
@@ -417,7 +428,7 @@ def complete_identity(config: Mapping[str, Any]) -> dict[str, Any]:
     before a setting existed was made with its default (which, by rule, is the old behaviour)."""
     out = json.loads(json.dumps(dict(config)))
     for d in SETTINGS.values():
-        if not d.meta.identity or d.default is MISSING:
+        if not d.meta.identity or d.default is MISSING or (d.meta.omit_none and d.default is None):
             continue
         g, _, name = d.key.rpartition(".")
         target = out.setdefault(g, {}) if g else out

@@ -63,25 +63,41 @@ def is_dataset(out: Store) -> bool:
     return out.exists(RUN_JSON) or out.exists("dataset.json")
 
 
+def recorded_identity(out: Store) -> Any:
+    """The identity in _run/run.json, completed with the defaults of settings added since it was
+    written (a dataset made before a setting existed counts as made with its default)."""
+    old = read_json(out, RUN_JSON, "run.json")
+    old = old.get("identity", {}) if isinstance(old, dict) else None
+    if isinstance(old, dict) and isinstance(old.get("config"), dict):
+        old = {**old, "config": complete_identity(old["config"])}
+    return old
+
+
 def check_out(out: Store, identity: dict[str, Any], *, resume: bool, overwrite: bool = False) -> None:
     """Refuse a non-empty --out without --resume or --overwrite, a --resume whose identity differs,
-    and an --overwrite of anything that is not a statgen dataset."""
-    if out.is_empty():
-        return
+    and an --overwrite of anything that is not a statgen dataset.
+
+    The run's record (_run/run.json) is looked up by name, not inferred from a listing: whatever
+    a store's listing shows, a folder or prefix that holds a run is never taken for empty, and
+    one that holds anything else without a run.json is refused."""
+    recorded = out.exists(RUN_JSON)
     if overwrite:
-        if not is_dataset(out):
-            raise ConfigError(f"--overwrite refused: {out.uri} is not a statgen dataset (no {RUN_JSON} or dataset.json); "
-                              "statgen only replaces its own datasets: choose an empty or new folder")
-        return
-    if not out.exists(RUN_JSON):
-        raise ConfigError(f"--out {out.uri}: not empty and not a statgen dataset; choose an empty or new folder")
+        if recorded or out.exists("dataset.json") or out.is_empty():
+            return
+        raise ConfigError(f"--overwrite refused: {out.uri} is not a statgen dataset (no {RUN_JSON} or dataset.json); "
+                          "statgen only replaces its own datasets: choose an empty or new folder")
+    if not recorded:
+        if out.exists("dataset.json"):
+            raise ConfigError(f"--out {out.uri}: holds a dataset without its run record ({RUN_JSON}; a copy?), which cannot be "
+                              f"{'resumed' if resume else 'added to'}; replace it with --overwrite, or choose an empty or new folder")
+        if out.is_empty():
+            return
+        raise ConfigError(f"--out {out.uri}: not empty and not a statgen dataset (no {RUN_JSON}); choose an empty or new folder")
     if not resume:
         raise ConfigError(f"--out {out.uri}: already holds a dataset; pass --resume to continue it, --overwrite to replace it, or choose another --out")
-    old = read_json(out, RUN_JSON, "run.json").get("identity", {})
-    if isinstance(old, dict) and isinstance(old.get("config"), dict):  # made before a setting existed: with its default
-        old = {**old, "config": complete_identity(old["config"])}
+    old = recorded_identity(out)
     if old != identity:
-        diffs = diff_keys(old, identity)
+        diffs = diff_keys(old, identity) if isinstance(old, dict) else ["identity"]
         raise ConfigError(f"--resume refused: {out.uri} was made with a different config ({', '.join(diffs[:6])}{' ...' if len(diffs) > 6 else ''} differ); "
                           "use the original flags, replace it with --overwrite (instead of --resume), or choose another --out")
 

@@ -47,7 +47,27 @@ _GCS_PROBE = (
 )
 
 
-def _probe_address(address: str) -> None:
+def cluster_address(cfg: GenerateConfig) -> tuple[str | None, str]:
+    """The Ray cluster a run joins, and what named it: --address, else the RAY_ADDRESS environment
+    variable (Ray's own convention, set by `ray job submit` and by clusters' shells), else
+    (None, "") for an embedded local instance."""
+    if cfg.address:
+        return cfg.address, "--address"
+    if os.environ.get("RAY_ADDRESS", "").strip():
+        return os.environ["RAY_ADDRESS"].strip(), "RAY_ADDRESS"
+    return None, ""
+
+
+def _only_this_machine() -> bool:
+    """Whether every live node of the connected Ray cluster is this machine (an embedded instance,
+    or a cluster started here): then a local --out is reachable by every worker."""
+    import ray
+
+    here = ray.util.get_node_ip_address()
+    return all(n.get("NodeManagerAddress") == here for n in ray.nodes() if n.get("Alive"))
+
+
+def _probe_address(address: str, *, named: str = "--address") -> None:
     """Fail fast, and quietly, when no Ray head answers at --address: first a plain TCP connection
     (a closed port, a host that drops packets), then a Ray client in a subprocess (something that
     listens but is not Ray). `ray.init` itself would print Ray's connection noise and retry for minutes."""
@@ -61,16 +81,27 @@ def _probe_address(address: str) -> None:
         try:
             socket.create_connection((host, int(port)), timeout=RAY_CONNECT_TIMEOUT_S).close()
         except (OSError, ValueError) as e:
-            raise ConfigError(f"--address {address}: no Ray cluster answers there ({getattr(e, 'strerror', None) or e}); {advice}") from None
+            raise ConfigError(f"{named} {address}: no Ray cluster answers there ({getattr(e, 'strerror', None) or e}); {advice}") from None
     try:
         p = subprocess.run([sys.executable, "-c", _GCS_PROBE, address], capture_output=True, text=True, timeout=RAY_PROBE_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        raise ConfigError(f"--address {address}: something listens there, but no Ray head answered within {RAY_PROBE_TIMEOUT_S:.0f} s; {advice}") from None
+        raise ConfigError(f"{named} {address}: something listens there, but no Ray head answered within {RAY_PROBE_TIMEOUT_S:.0f} s; {advice}") from None
     if p.returncode != 0:
         last = next((ln.strip() for ln in reversed(p.stderr.splitlines()) if ln.strip()), f"exit code {p.returncode}")
         last = re.sub(r"^[\w.]*\.(?=\w+: )", "", last)  # "ray.exceptions.RpcError: ..." -> "RpcError: ..."
         last = last if len(last) <= 200 else last[:197] + "..."
-        raise ConfigError(f"--address {address}: cannot join the Ray cluster ({last}); {advice}")
+        raise ConfigError(f"{named} {address}: cannot join the Ray cluster ({last}); {advice}")
+
+
+def _logs_hint() -> str:
+    """Where the workers' own output went (log_to_driver is off), for a message about a worker that died."""
+    try:
+        import ray
+
+        logs = ray._private.worker._global_node.get_logs_dir_path()  # noqa: SLF001 - no public API names it
+        return f"; the workers' output is in {logs}" if logs else ""
+    except Exception:  # noqa: BLE001 - a hint only
+        return ""
 
 
 CPU_FREE_WAIT_S = 5.0  # how long a dead worker's CPU may take to show up as free again
@@ -104,21 +135,27 @@ class RaySession:
 
         if ray.is_initialized():
             return
-        kwargs: dict[str, Any] = dict(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=True)
-        if cfg.address:
-            _probe_address(cfg.address)
+        # log_to_driver=False: the workers' stdout and stderr stay in Ray's log files and never reach
+        # statgen's stderr. Forwarded, they interleave with the progress line, and when a run fails,
+        # ray.shutdown() kills workers mid-task, whose dying dumps ("Mutex corrupt", "SIGABRT
+        # received", "Fatal Python error") would precede statgen's one line. What a worker has to
+        # say comes back as its task's exception, which statgen turns into its own message.
+        kwargs: dict[str, Any] = dict(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+        address, named = cluster_address(cfg)
+        if address:
+            _probe_address(address, named=named)
         else:
             self.watchdog = RayWatchdog.start()
         # ray.init installs its own SIGTERM handlers (one calls sys.exit, the core worker's prints a
         # stack dump): hold SIGINT/SIGTERM back while it runs, then take them back.
         with guard.deferred() if guard is not None else contextlib.nullcontext():
             try:
-                if cfg.address:
+                if address:
                     try:
-                        ray.init(address=cfg.address, **kwargs)
+                        ray.init(address=address, **kwargs)
                     except (ConnectionError, ValueError, RuntimeError) as e:
                         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                        raise ConfigError(f"--address {cfg.address}: cannot join the Ray cluster ({first}); check the address (e.g. auto or HOST:6379)") from None
+                        raise ConfigError(f"{named} {address}: cannot join the Ray cluster ({first}); check the address (e.g. auto or HOST:6379)") from None
                 else:  # one CPU slot per worker; more workers than cores is the user's call
                     ray.init(address="local", num_cpus=max(os.cpu_count() or 1, cfg.workers or 0), **kwargs)
                 self.started = True
@@ -143,15 +180,16 @@ def run_shards(job: Job, todo: list[ShardPlan], out: Store, *, on_result: Callab
     import ray
 
     cfg = job.config
-    if cfg.address and out.is_local:
-        log.warning("statgen: with --address, --out %s must be a folder every node reaches (shared filesystem), or use s3:// / gs://", out.uri)
+    here_only = _only_this_machine()
+    if not here_only and out.is_local:
+        log.warning("statgen: the Ray cluster spans other machines, so --out %s must be a folder every node reaches (shared filesystem), or use s3:// / gs://", out.uri)
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         if cfg.workers and cfg.workers > cpus:
             log.warning("statgen: --workers %d but the cluster has %d CPUs; using %d workers", cfg.workers, cpus, cpus)
         n_workers = max(1, min(cfg.workers or cpus, cpus, len(todo)))
         # llvmpipe threads per worker: share the cores among the workers of this machine.
-        lp_threads = max(1, (os.cpu_count() or 1) // n_workers) if not cfg.address else 1
+        lp_threads = max(1, (os.cpu_count() or 1) // n_workers) if here_only else 1
         env = {"LP_NUM_THREADS": os.environ.get("LP_NUM_THREADS", str(lp_threads)), "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
         for var in ("MUJOCO_EGL_DEVICE_ID", "PYOPENGL_PLATFORM", "STATGEN_FAULT_KILL_AT", "STATGEN_FAULT_ONCE", "STATGEN_CACHE_DIR"):
             if var in os.environ:
@@ -223,7 +261,8 @@ def run_shards(job: Job, todo: list[ShardPlan], out: Store, *, on_result: Callab
                     # The worker process or its node died. A shard is a pure function of
                     # (config, seed, shard), so a new worker simply writes it again.
                     if attempts[plan.shard] >= MAX_SHARD_ATTEMPTS:
-                        raise RunError(f"shard {plan.shard} failed {attempts[plan.shard]} times ({type(e).__name__}); finished shards are kept: rerun with --resume") from None
+                        raise RunError(f"shard {plan.shard} failed {attempts[plan.shard]} times ({type(e).__name__}{_logs_hint()}); "
+                                       "finished shards are kept: rerun with --resume") from None
                     if workers[w] is actor and alive[w]:  # the first failure seen from this actor
                         if _cpu_frees_up():
                             workers[w] = new_worker()  # its process died: a new one takes its place

@@ -39,6 +39,14 @@ class Progress:
         self.stream.flush()
         self.drawn = self.tty
 
+    def end_line(self) -> None:
+        """End a redrawn line, so that what comes next (a failed or stopped run's message) starts on
+        a line of its own."""
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
+
     def note(self, text: str) -> None:
         """A line of its own (e.g. what a resume kept), below any progress line."""
         if self.enabled:

@@ -4,12 +4,12 @@ everything a run that finished nothing had created."""
 
 from __future__ import annotations
 
-import json
 import pathlib
 from typing import Any
 
+from statgen.errors import ConfigError
 from statgen.run.job import ShardPlan
-from statgen.schema import DatasetInfo, SchemaError, ShardInfo
+from statgen.schema import ShardInfo
 from statgen.storage.fs import Store
 from statgen.storage.run import RUN_DIR, RUN_JSON, SHARDS_JSONL, ShardLog, read_shards
 from statgen.storage.shards import index_name, shard_name
@@ -25,6 +25,10 @@ def remove_dataset_files(out: Store) -> None:
     left for complete; then shards, index, partial files, shards.jsonl and run.json). Other files
     are left alone, and so is the lock: the caller holds it."""
     out.delete("dataset.json")
+    out.delete("README.md")  # the dataset card and its plots (statgen.export.card)
+    for rel in out.list("stats"):
+        if rel.endswith(".png"):
+            out.delete(rel)
     for sub in ("shards", "index"):
         for rel in out.list(sub):
             out.delete(rel)
@@ -48,51 +52,65 @@ def remove_empty_dirs(out: Store, new_dirs: list[pathlib.Path]) -> None:
     """rmdir (never a recursive delete) the dataset's own sub-folders, then the folders this run created."""
     if not out.is_local:
         return
-    for d in [out.local_root / sub for sub in ("index", "shards", RUN_DIR)] + new_dirs:
+    for d in [out.local_root / sub for sub in ("index", "shards", "stats", RUN_DIR)] + new_dirs:
         try:
             d.rmdir()
         except OSError:
             pass  # not empty (someone else's file) or already gone: leave it
 
 
-def already_complete(out: Store, identity: dict[str, Any], plans: list[ShardPlan]) -> DatasetInfo | None:
-    """dataset.json when the dataset in `out` is finished and intact: it matches this config, and
-    every shard and index file has its recorded size and sha256. Else None (a real resume then
-    repairs what is missing or damaged)."""
-    if not out.exists("dataset.json"):
-        return None
+def _identity_matches(out: Store, identity: dict[str, Any]) -> bool:
+    """True when _run/run.json is there and records exactly this run's identity."""
+    from statgen.run.identity import recorded_identity
+
     try:
-        ds = DatasetInfo.from_json(json.loads(out.read_bytes("dataset.json")))
-    except (ValueError, UnicodeDecodeError, SchemaError):
-        return None
-    listed = ds.shards
-    if ds.config_json() != identity["config"] or ds.samples != sum(p.count for p in plans):
-        return None
-    if [(i.name, i.first_index, i.samples) for i in listed] != [(shard_name(p.shard), p.first_index, p.count) for p in plans]:
+        return out.exists(RUN_JSON) and recorded_identity(out) == identity
+    except ConfigError:  # unreadable run.json
+        return False
+
+
+def _intact(out: Store, info: ShardInfo, extra: dict, p: ShardPlan) -> bool:
+    """The shard and its index file are there, with the sizes and sha256 the shard log records."""
+    idx = index_name(p.shard)
+    return (info.first_index == p.first_index and info.samples == p.count and out.exists(info.name) and out.exists(idx)
+            and out.size(info.name) == info.bytes and out.sha256(info.name) == info.sha256
+            and out.sha256(idx) == extra.get("index_sha256"))
+
+
+def intact_run(out: Store, identity: dict[str, Any], plans: list[ShardPlan]) -> dict[int, tuple[ShardInfo, dict]] | None:
+    """Every planned shard of a run whose _run/run.json records this identity, from the shard log
+    (shard -> (info, log extra)), when each shard and index file checks out against it; else None.
+    dataset.json plays no part: what a finished run's dataset.json must hold follows from these."""
+    if not _identity_matches(out, identity):
         return None
     logged = {info.name: (info, extra) for info, extra in read_shards(out)}
-    for info, p in zip(listed, plans):
-        if info.name not in logged or logged[info.name][0] != info:
+    results: dict[int, tuple[ShardInfo, dict]] = {}
+    for p in plans:
+        entry = logged.get(shard_name(p.shard))
+        if entry is None or not _intact(out, *entry, p):
             return None
-        idx = index_name(p.shard)
-        if not (out.exists(info.name) and out.exists(idx) and out.size(info.name) == info.bytes
-                and out.sha256(info.name) == info.sha256 and out.sha256(idx) == logged[info.name][1].get("index_sha256")):
-            return None
-    return ds
+        results[p.shard] = entry
+    return results
 
 
-def keep_finished(out: Store, plans: list[ShardPlan], log_: ShardLog) -> dict[int, tuple[ShardInfo, dict]]:
-    """Shards of a stopped run whose checksum checks out; every other file in shards/ and index/ is removed."""
+def stray_files(out: Store, plans: list[ShardPlan]) -> list[str]:
+    """Files in shards/ and index/ that are not the plan's (another run's shard, a copy), and hidden leftovers."""
+    expected = {shard_name(p.shard) for p in plans} | {index_name(p.shard) for p in plans}
+    stray = [rel for sub in ("shards", "index") for rel in out.list(sub) if rel not in expected]
+    return stray + partials(out)
+
+
+def keep_finished(out: Store, plans: list[ShardPlan], log_: ShardLog, identity: dict[str, Any]) -> dict[int, tuple[ShardInfo, dict]]:
+    """Shards of a stopped run whose checksum checks out; every other file in shards/ and index/ is removed.
+    Nothing is kept unless _run/run.json records this run's identity: a shard is only ever kept for
+    the run that made it."""
     expected = {shard_name(p.shard): p for p in plans}
     kept: dict[int, tuple[ShardInfo, dict]] = {}
-    for info, extra in read_shards(out):
-        p = expected.get(info.name)
-        if p is None or info.first_index != p.first_index or info.samples != p.count:
-            continue
-        idx = index_name(p.shard)
-        if (out.exists(info.name) and out.exists(idx) and out.size(info.name) == info.bytes and out.sha256(info.name) == info.sha256
-                and out.sha256(idx) == extra.get("index_sha256")):
-            kept[p.shard] = (info, extra)
+    if _identity_matches(out, identity):
+        for info, extra in read_shards(out):
+            p = expected.get(info.name)
+            if p is not None and _intact(out, info, extra, p):
+                kept[p.shard] = (info, extra)
     keep_files = {info.name for info, _ in kept.values()} | {index_name(s) for s in kept}
     for sub in ("shards", "index"):
         for rel in out.list(sub):
@@ -103,15 +121,23 @@ def keep_finished(out: Store, plans: list[ShardPlan], log_: ShardLog) -> dict[in
     return kept
 
 
-def sweep_partials(out: Store) -> None:
-    """Remove the hidden partial and temporary files of writers that died, failed or were
-    stopped: a shard's or index's partial file (local stores), the temporary of an atomic
-    write, or the hidden upload of a failed or interrupted one (object storage)."""
+def partials(out: Store) -> list[str]:
+    """The hidden partial and temporary files of writers that died, failed or were stopped: a
+    shard's or index's partial file (local stores), the temporary of an atomic write, or the
+    hidden upload of a failed or interrupted one (object storage)."""
+    found = []
     for sub in ("shards", "index", RUN_DIR, ""):
         for rel in out.list_hidden(sub):
             name = rel.rsplit("/", 1)[-1]
             if ".partial-" in name or name.endswith(".tmp"):
-                out.delete(rel)
+                found.append(rel)
+    return found
+
+
+def sweep_partials(out: Store) -> None:
+    """Remove the partial and temporary files (see partials)."""
+    for rel in partials(out):
+        out.delete(rel)
 
 
 def nothing_finished(out: Store) -> bool:
@@ -122,8 +148,11 @@ def nothing_finished(out: Store) -> bool:
         return False
 
 
-def finished_samples(out: Store) -> int | None:
+def finished(out: Store) -> tuple[int, int] | None:
+    """(shards, samples) recorded as finished in _run/shards.jsonl, what --resume would keep (each
+    shard once), or None when that cannot be read."""
     try:
-        return sum(info.samples for info, _ in read_shards(out))
+        shards = {info.name: info.samples for info, _ in read_shards(out)}
     except Exception:
         return None
+    return len(shards), sum(shards.values())

@@ -13,6 +13,7 @@ import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from statgen.config import RobotSpec
 from statgen.errors import ConfigError, ModelError
@@ -129,6 +130,13 @@ def simplify_visual_meshes(
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         raise ConfigError(f"robot {resolved.robot}: cannot read its model to simplify the meshes ({msg}); fix the MJCF or set render.visual_reduction = 0") from None
     return dataclasses.replace(resolved, assets=assets, simplified_from=resolved.model_sha256)
+
+
+def simplify_for(resolved: ResolvedModel, render: Any) -> ResolvedModel:
+    """`simplify_visual_meshes` with a run's render settings (a RenderSettings after
+    config.resolve_render): visual_reduction, and visual_max_error (None or 0: no bound)."""
+    max_error = render.visual_max_error or None
+    return simplify_visual_meshes(resolved, target_reduction=render.visual_reduction, max_error=max_error)
 
 
 # Attributes that name a file MuJoCo reads through its virtual file system.
@@ -352,58 +360,96 @@ def _menagerie_candidates(assets_dir: str | None) -> list[tuple[str, Path | None
 
 
 def find_model_dir(spec: RobotSpec, *, assets_dir: str | None = None, download: bool = True) -> tuple[Path, str]:
-    """The folder holding the robot's MJCF, and a label saying where it came from."""
+    """The folder holding the robot's model file, and a label saying where it came from."""
     ref = spec.model
+    return _find_dir(robot=spec.name, source=ref.source, name=ref.name, file=ref.file, toml=spec.source_path,
+                     assets_dir=assets_dir, download=download, what="model")
+
+
+def find_gripper_dir(spec: RobotSpec, *, assets_dir: str | None = None, download: bool = True) -> tuple[Path, str]:
+    """The folder holding the robot's [model.gripper] file, and a label saying where it came from."""
+    g = spec.model.gripper
+    if g is None:
+        raise ConfigError(f"robot {spec.name}: expected a [model.gripper] table, got none")
+    return _find_dir(robot=spec.name, source=g.source, name=g.name, file=g.file, toml=spec.source_path,
+                     assets_dir=assets_dir, download=download, what="model.gripper")
+
+
+def _find_dir(*, robot: str, source: str, name: str, file: str, toml: str, assets_dir: str | None, download: bool, what: str) -> tuple[Path, str]:
     if assets_dir is not None and not Path(assets_dir).is_dir():
         raise ConfigError(f"--assets {assets_dir}: not a folder; pass a folder in Menagerie's layout (one sub-folder per robot)")
-    if ref.source == "dm_control":
+    if source == "dm_control":
         import dm_control
 
-        d = Path(dm_control.__file__).parent / ref.name
-        if not (d / ref.file).is_file():
-            raise ConfigError(f"robot {spec.name}: {ref.file} not found in dm_control at {d}; reinstall dm_control (pip install dm_control)")
-        return d, f"dm_control:{ref.name}/{ref.file}"
-    if ref.source == "file":
-        d = (Path(spec.source_path).parent / ref.name).resolve()
-        if not (d / ref.file).is_file():
-            raise ConfigError(f"robot {spec.name}: model file {d / ref.file} does not exist; fix model.name/model.file in {spec.source_path}")
-        return d, f"file:{d / ref.file}"
+        d = Path(dm_control.__file__).parent / name
+        if not (d / file).is_file():
+            raise ConfigError(f"robot {robot}: {file} not found in dm_control at {d}; reinstall dm_control (pip install dm_control)")
+        return d, f"dm_control:{name}/{file}"
+    if source == "file":
+        d = (Path(toml).parent / name).resolve()
+        if not (d / file).is_file():
+            raise ConfigError(f"robot {robot}: {what} file {d / file} does not exist; fix {what}.name/{what}.file in {toml}")
+        return d, f"file:{d / file}"
     tried = []
     for label, root in _menagerie_candidates(assets_dir):
-        d = root / ref.name
-        if (d / ref.file).is_file():
-            return d.resolve(), f"menagerie:{ref.name}"
-        tried.append(f"{label}={root} (no {ref.name}/{ref.file})")
+        d = root / name
+        if (d / file).is_file():
+            return d.resolve(), f"{source}:{name}"
+        tried.append(f"{label}={root} (no {name}/{file})")
+    if source == "assets":  # not Menagerie's own model: never downloaded (Menagerie may hold another model under this name)
+        where = "; ".join(tried) if tried else "nothing (no --assets, STATGEN_ASSETS or MENAGERIE_ROOT is set)"
+        raise ConfigError(
+            f"robot {robot}: {what} {name}/{file} not found; tried: {where}. It is not downloaded (it is not Menagerie's own model). "
+            f"Fix: pass --assets DIR (or set STATGEN_ASSETS or MENAGERIE_ROOT) to a folder holding {name}/"
+        )
     try:
         import mujoco_menagerie as mm
 
-        robot = mm.get(ref.name)
+        entry = mm.get(name)
         cache = mm.Cache(root=None) if not os.environ.get("MENAGERIE_ROOT") else None
         if cache is not None:
-            if cache.is_cached(robot) or download:
-                return cache.resolve(robot, progress=mm.print_progress), f"menagerie:{ref.name}"
-            tried.append(f"Menagerie cache {cache.model_path(robot)} (not downloaded yet)")
+            if cache.is_cached(entry) or download:
+                return cache.resolve(entry, progress=mm.print_progress), f"menagerie:{name}"
+            tried.append(f"Menagerie cache {cache.model_path(entry)} (not downloaded yet)")
     except Exception as e:  # noqa: BLE001 - any failure of the cache/download is reported as one line
         tried.append(f"mujoco-menagerie cache/download ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
     raise ConfigError(
-        f"robot {spec.name}: Menagerie model {ref.name}/{ref.file} not found; tried: {'; '.join(tried)}. "
-        f"Fix: pass --assets DIR (or set STATGEN_ASSETS or MENAGERIE_ROOT) to a folder holding {ref.name}/"
+        f"robot {robot}: Menagerie model {name}/{file} not found; tried: {'; '.join(tried)}. "
+        f"Fix: pass --assets DIR (or set STATGEN_ASSETS or MENAGERIE_ROOT) to a folder holding {name}/"
     )
 
 
 def resolve_model(spec: RobotSpec, *, assets_dir: str | None = None) -> ResolvedModel:
-    """Find the robot's files and read them into memory (MJCF texts plus asset bytes)."""
+    """Find the robot's files and read them into memory (MJCF texts plus asset bytes).
+
+    - An MJCF and the files of `model.attach` (same folder) are collected with every file they load.
+    - A URDF goes through `urdf_to_mjcf` (package:// paths under `model.package_root`, relative
+      to the model folder); its main key is `<stem>.urdf.xml`.
+    - A `[model.gripper]` from another folder is resolved the same way and merged in by
+      `attach_resolved` (namespace: its folder name); its MJCF is the last of `attach_files`.
+    """
     d, label = find_model_dir(spec, assets_dir=assets_dir)
-    assets: dict[str, bytes] = {}
-    keys = []
-    for f in (spec.model.file, *(a.file for a in spec.model.attach)):
-        if not (d / f).is_file():
-            raise ConfigError(f"robot {spec.name}: {f} not found in {d}; fix {spec.source_path}")
-        try:
-            assets.update(_closure(d / f, d))
-        except Exception as e:  # noqa: BLE001
-            raise ConfigError(f"robot {spec.name}: cannot collect the files {f} needs in {d}: {e}") from None
-        keys.append(Path(f).as_posix())
-    return ResolvedModel(
-        robot=spec.name, source=label, main_file=keys[0], attach_files=tuple(keys[1:]), assets=assets, license=spec.model.license,
-    )
+    ref = spec.model
+    if ref.file.lower().endswith(".urdf"):
+        if ref.attach:
+            raise ConfigError(f"robot {spec.name}: model.attach needs an MJCF model, got the URDF {ref.file}; attach a gripper with [model.gripper]")
+        root = None if ref.package_root is None else (d / ref.package_root)
+        arm = resolve_urdf(d / ref.file, robot=spec.name, package_root=root, source=label, license=ref.license)
+    else:
+        assets: dict[str, bytes] = {}
+        keys = []
+        for f in (ref.file, *(a.file for a in ref.attach)):
+            if not (d / f).is_file():
+                raise ConfigError(f"robot {spec.name}: {f} not found in {d}; fix {spec.source_path}")
+            try:
+                assets.update(_closure(d / f, d))
+            except Exception as e:  # noqa: BLE001
+                raise ConfigError(f"robot {spec.name}: cannot collect the files {f} needs in {d}: {e}") from None
+            keys.append(Path(f).as_posix())
+        arm = ResolvedModel(robot=spec.name, source=label, main_file=keys[0], attach_files=tuple(keys[1:]), assets=assets, license=ref.license)
+    g = ref.gripper
+    if g is None:
+        return arm
+    gd, glabel = find_gripper_dir(spec, assets_dir=assets_dir)
+    grip = resolve_model_file(gd / g.file, robot=spec.name, source=glabel, license=g.license)
+    return attach_resolved(arm, grip, namespace=Path(g.name).name or "gripper")

@@ -1,7 +1,8 @@
 """One offscreen renderer per process (two alive at once under EGL render noise).
 
-Headless rendering needs MUJOCO_GL=egl (or osmesa) before mujoco creates a GL context;
-importing statgen sets ``MUJOCO_GL=egl`` when it is unset. On a machine with an NVIDIA GPU, EGL
+Headless rendering needs MUJOCO_GL=egl (or osmesa) before mujoco is imported; importing
+statgen sets ``MUJOCO_GL=egl`` when it is unset, and a backend that cannot render is one line
+(statgen.sim.gl). On a machine with an NVIDIA GPU, EGL
 uses it; choose the device with MUJOCO_EGL_DEVICE_ID.
 """
 
@@ -13,6 +14,7 @@ import mujoco
 import numpy as np
 
 from statgen.config import RenderSettings
+from statgen.sim.gl import context_error, require_rendering
 from statgen.sim.scene import SEG_GRIPPER, SEG_ROBOT, Scene
 
 DEPTH_MAX_MM = 65535
@@ -24,7 +26,15 @@ class CameraRenderer:
     def __init__(self, scene: Scene, *, render: RenderSettings, depth: bool = False, seg: bool = False):
         c = scene.task.camera(scene.cameras[0])
         self.scene, self.width, self.height = scene, c.width, c.height
-        self.renderer = mujoco.Renderer(scene.model, height=c.height, width=c.width)
+        require_rendering()
+        try:
+            self.renderer = mujoco.Renderer(scene.model, height=c.height, width=c.width)
+        except ValueError as e:
+            if "framebuffer" in str(e):  # the size, not the GL backend
+                raise
+            raise context_error(e) from None
+        except Exception as e:  # noqa: BLE001 - whatever the backend raises when it cannot make a context
+            raise context_error(e) from None
         flags = self.renderer.scene.flags
         flags[mujoco.mjtRndFlag.mjRND_SHADOW] = int(render.shadows)
         flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = int(render.reflections)

@@ -1,8 +1,17 @@
 """Build the MjModel for (robot, task): the robot mounted on a table, props, lights, cameras; and put it in a
-configuration (set_qpos: joints written, FK run)."""
+configuration (set_qpos: joints written, coupled gripper joints solved, FK run).
+
+The robot part (build_robot): the arm's model with its attached hand (model.attach, same folder)
+or gripper (model.gripper, another folder: compose.attach_gripper); the base mounted on the
+table top, the model's enclosing <frame>s included (T_world_model = T_mount: the frame the model
+file is written in is placed at the task's robot pose); the state frame (model.state_frame, a
+body fixed to the base when it is not the base itself); the TCP site; and, with
+model.collide_links, every collision geom of the robot able to touch every other.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import mujoco
@@ -13,9 +22,12 @@ from statgen.core.camera import R_MJCAM_CVCAM
 from statgen.core.geometry import R_to_quat_wxyz, look_at_R, quat_wxyz_to_R
 from statgen.errors import ConfigError, GeometryError
 from statgen.sim.assets import ResolvedModel
+from statgen.sim.compose import attach_gripper
+from statgen.sim.grippers import GripperSolver
 from statgen.sim.stage import LookConfig, Stage, extend_spec, index_stage
 
 TCP_SITE = "statgen/tcp"
+BASE_FRAME_BODY = "statgen/base_frame"  # the state frame, when model.state_frame is not the base body's own
 TABLE_BODY = "statgen/table"
 # The geom groups MuJoCo renders by default (0, 1, 2); also what occludes a ray.
 RENDERED_GROUPS = np.array([1, 1, 1, 0, 0, 0], dtype=np.uint8)
@@ -28,19 +40,21 @@ class SceneIndex:
     """Ids and addresses into one compiled model, looked up once."""
 
     arm_qpos: np.ndarray  # (n_arm,) qpos addresses
+    root_body: int  # the robot's base body: the robot is its subtree
     arm_ranges: np.ndarray  # (n_arm, 2) sampling ranges [rad or m]
     gripper_qpos: np.ndarray  # (n_grip,)
     gripper_closed: np.ndarray  # (n_grip,)
     gripper_open: np.ndarray  # (n_grip,)
     joint_names: tuple[str, ...]  # arm then gripper joints, the order of state.qpos
     tcp_site: int
-    base_body: int
+    base_body: int  # the state frame's body: the base body, or BASE_FRAME_BODY fixed to it
     fingertip_bodies: tuple[int, ...]  # two body ids; () for an arm without a gripper
     fingertip_pos: np.ndarray  # (2, 3) [m] in those bodies' frames; (0, 3) without a gripper
     camera_ids: dict[str, int]
     robot_geoms: np.ndarray  # bool (ngeom,): geoms of the robot (base body's subtree)
     gripper_geoms: np.ndarray  # bool (ngeom,): geoms of the gripper bodies
     gripper_bodies: np.ndarray  # (k,) body ids
+    gripper: GripperSolver | None = None  # the gripper's held and coupled joints; None: drivers only (or no gripper)
 
 
 def _names(seq) -> str:
@@ -55,10 +69,92 @@ def _spec_from(resolved: ResolvedModel, key: str) -> mujoco.MjSpec:
         raise ConfigError(f"robot {resolved.robot}: MuJoCo cannot parse {key}: {str(e).strip().splitlines()[-1]}") from None
 
 
-def build_spec(
-    *, robot: RobotSpec, task: TaskSpec, resolved: ResolvedModel, cameras: tuple[str, ...], render: RenderSettings
-) -> tuple[mujoco.MjSpec, list[mujoco.MjSpec]]:
-    """The scene as an MjSpec (and the attached child specs, which must outlive it until compiled)."""
+def mount_pose(task: TaskSpec) -> np.ndarray:
+    """T_world_mount (4x4): where the task puts the robot model's own frame (the frame its file is
+    written in): on the table top at (x, y, height + dz), yawed about world z. [m]"""
+    yaw = np.deg2rad(task.robot_yaw_deg)
+    T = np.eye(4)
+    T[:3, :3] = quat_wxyz_to_R(np.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]))
+    T[:3, 3] = [task.robot_pos[0], task.robot_pos[1], task.table_height + task.robot_pos[2]]
+    return T
+
+
+def framed_task(task: TaskSpec, robot: RobotSpec) -> TaskSpec:
+    """The task with its world-fixed cameras framed for the robot (RobotSpec.framing): each camera's
+    position and target moved toward the robot's mount point by framing.scale. Scale 1 returns the
+    task itself, unchanged (the Panda's framing)."""
+    s = robot.framing.scale
+    if s == 1.0:
+        return task
+    m = mount_pose(task)[:3, 3]
+
+    def toward(p):
+        return tuple(float(x) for x in m + s * (np.asarray(p, dtype=float) - m))
+
+    cams = tuple(c if c.on_wrist else dataclasses.replace(c, pos=toward(c.pos), target=toward(c.target)) for c in task.cameras)
+    return dataclasses.replace(task, cameras=cams)
+
+
+def _local_T(spec: mujoco.MjSpec, el) -> np.ndarray:
+    """A body's or frame's own pose in its parent frame (4x4), however its orientation is written."""
+    if el.alt.type == mujoco.mjtOrientation.mjORIENTATION_QUAT:
+        q = np.asarray(el.quat, dtype=float)
+    else:
+        q = np.asarray(mujoco.MjSpec.resolve_orientation(spec.compiler.degree, spec.compiler.eulerseq, el.alt), dtype=float)
+    T = np.eye(4)
+    T[:3, :3] = quat_wxyz_to_R(q / np.linalg.norm(q))
+    T[:3, 3] = el.pos
+    return T
+
+
+def _mount_base(spec: mujoco.MjSpec, base: mujoco.MjsBody, robot: RobotSpec, task: TaskSpec) -> None:
+    """Put the model's frame at the task's mount pose: T_world_base' = T_mount · T_world_base (as in the file).
+
+    The base body's pose is relative to any <frame>s around it (T_F), so its new own pose is
+    T_F⁻¹ · T_mount · T_F · T_body. Without frames and with a quaternion orientation this is the
+    first mounting code, operation for operation (the golden run's numbers)."""
+    if base.parent is None or base.parent.name != "world":
+        raise ConfigError(f"robot {robot.name}: model.base_body {robot.model.base_body!r} must be a top-level body (a child of the world), "
+                          f"got a child of {base.parent.name if base.parent is not None else None!r}")
+    T_mount = mount_pose(task)
+    R_mount, p_mount = T_mount[:3, :3], T_mount[:3, 3]
+    if base.frame is None and base.alt.type == mujoco.mjtOrientation.mjORIENTATION_QUAT:
+        base.pos = p_mount + R_mount @ np.asarray(base.pos)
+        base.quat = R_to_quat_wxyz(R_mount @ quat_wxyz_to_R(np.asarray(base.quat)))
+        return
+    T_F = np.eye(4)
+    f = base.frame
+    while f is not None:  # innermost first: T_F = T_outer · ... · T_inner
+        T_F = _local_T(spec, f) @ T_F
+        f = f.frame
+    T_new = np.linalg.inv(T_F) @ T_mount @ T_F @ _local_T(spec, base)
+    base.pos = T_new[:3, 3]
+    base.quat = R_to_quat_wxyz(T_new[:3, :3])
+    base.alt.type = mujoco.mjtOrientation.mjORIENTATION_QUAT
+
+
+def _collide_links(spec: mujoco.MjSpec, base: mujoco.MjsBody) -> None:
+    """model.collide_links: every collision geom of the robot (contype or conaffinity set) gets bit 1 in
+    both, so any two links can touch. MuJoCo skips parent-child pairs, but not for bodies welded to the
+    world: the first moving links are excluded here against the base's static bodies, as they would
+    be against a moving parent (they overlap at their joints by construction)."""
+    for geom in base.find_all(mujoco.mjtObj.mjOBJ_GEOM):
+        if geom.contype or geom.conaffinity:
+            geom.contype, geom.conaffinity = geom.contype | 1, geom.conaffinity | 1
+    static, todo = [], [base]
+    while todo:  # the base and the bodies welded to it (no joint on the way)
+        b = todo.pop()
+        static.append(b)
+        todo += [c for c in b.bodies if not c.joints]
+    first = [c for s in static for c in s.bodies if c.joints]
+    for child in first:
+        for s in static:
+            spec.add_exclude(bodyname1=s.name, bodyname2=child.name)
+
+
+def build_robot(*, robot: RobotSpec, task: TaskSpec, resolved: ResolvedModel) -> tuple[mujoco.MjSpec, list[mujoco.MjSpec]]:
+    """The robot part of the scene: the arm with its hand or gripper attached, mounted on the table top,
+    its state frame, TCP site and collision bits (and the child specs, which must outlive it until compiled)."""
     spec = _spec_from(resolved, resolved.main_file)
     children = []
     for att, key in zip(robot.model.attach, resolved.attach_files):
@@ -70,6 +166,15 @@ def build_spec(
             raise ConfigError(f"robot {robot.name}: model.attach body {att.body!r} not in {key}; valid bodies: {_names(child.bodies)}")
         site.attach_body(body, att.prefix, "")
         children.append(child)
+    g = robot.model.gripper
+    if g is not None:
+        child = _spec_from(resolved, resolved.attach_files[len(robot.model.attach)])
+        try:
+            attach_gripper(spec, child, gripper_body=g.body, prefix=g.prefix, parent_body=g.parent_body, parent_site=g.parent_site,
+                           pos=g.mount.pos, quat_wxyz=g.mount.quat)
+        except ConfigError as e:
+            raise ConfigError(f"robot {robot.name}: {e}") from None
+        children.append(child)
 
     def body(name: str, what: str) -> mujoco.MjsBody:
         b = spec.body(name)
@@ -79,12 +184,12 @@ def build_spec(
 
     # Mount the robot base on the table top.
     base = body(robot.model.base_body, "model.base_body")
-    yaw = np.deg2rad(task.robot_yaw_deg)
-    q_mount = np.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)])
-    R_mount = quat_wxyz_to_R(q_mount)
-    p_mount = np.array([task.robot_pos[0], task.robot_pos[1], task.table_height + task.robot_pos[2]])
-    base.pos = p_mount + R_mount @ np.asarray(base.pos)
-    base.quat = R_to_quat_wxyz(R_mount @ quat_wxyz_to_R(np.asarray(base.quat)))
+    _mount_base(spec, base, robot, task)
+    sf = robot.model.state_frame
+    if not sf.is_identity:
+        base.add_body(name=BASE_FRAME_BODY, pos=list(sf.pos), quat=list(sf.quat))
+    if robot.model.collide_links:
+        _collide_links(spec, base)
 
     # The TCP.
     if robot.tcp.site is None:
@@ -93,6 +198,24 @@ def build_spec(
         raise ConfigError(f"robot {robot.name}: tcp.site {robot.tcp.site!r} is not in the model; valid sites: {_names(spec.sites)}")
     for name in (*robot.gripper_bodies, *(f.body for f in robot.fingertips)):
         body(name, "gripper")
+    if robot.wrist_camera is not None:
+        body(robot.wrist_camera.body, "wrist_camera")
+    return spec, children
+
+
+def build_spec(
+    *, robot: RobotSpec, task: TaskSpec, resolved: ResolvedModel, cameras: tuple[str, ...], render: RenderSettings
+) -> tuple[mujoco.MjSpec, list[mujoco.MjSpec]]:
+    """The scene as an MjSpec (and the attached child specs, which must outlive it until compiled).
+    The task's world cameras are framed for the robot (framed_task)."""
+    task = framed_task(task, robot)
+    spec, children = build_robot(robot=robot, task=task, resolved=resolved)
+
+    def body(name: str, what: str) -> mujoco.MjsBody:
+        b = spec.body(name)
+        if b is None:
+            raise ConfigError(f"robot {robot.name}: {what} body {name!r} is not in the model; valid bodies: {_names(spec.bodies)}")
+        return b
 
     # Scene: floor, table, props, lights.
     wb = spec.worldbody
@@ -201,25 +324,44 @@ def index_scene(model: mujoco.MjModel, *, robot: RobotSpec, cameras: tuple[str, 
         raise ConfigError(f"robot {robot.name}: base body {robot.model.base_body!r} moves (a joint connects it to the world); name a body fixed to the world")
     tcp_name = robot.tcp.site or TCP_SITE
     tcp = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, tcp_name)
-    base = bid(robot.model.base_body)
+    root = bid(robot.model.base_body)
+    state_frame = bid(BASE_FRAME_BODY)
+    base = state_frame if state_frame >= 0 else root
 
     # The robot is the base body's subtree.
     in_robot = np.zeros(model.nbody, dtype=bool)
-    in_robot[base] = True
-    for b in range(base + 1, model.nbody):  # bodies are stored parents first
+    in_robot[root] = True
+    for b in range(root + 1, model.nbody):  # bodies are stored parents first
         in_robot[b] = in_robot[model.body_parentid[b]]
     grip_bodies = np.array([bid(b) for b in robot.gripper_bodies], dtype=int)
     robot_geoms = in_robot[model.geom_bodyid]
     gripper_geoms = np.isin(model.geom_bodyid, grip_bodies)
     cam_ids = {c: mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, c) for c in cameras}
     return SceneIndex(
-        arm_qpos=model.jnt_qposadr[arm_ids].copy(), arm_ranges=ranges,
+        arm_qpos=model.jnt_qposadr[arm_ids].copy(), root_body=root, arm_ranges=ranges, gripper=gripper_solver(model, robot=robot),
         gripper_qpos=model.jnt_qposadr[grip_ids].copy(), gripper_closed=np.array(robot.gripper_closed), gripper_open=np.array(robot.gripper_open),
         joint_names=(*robot.arm_joints, *robot.gripper_joints), tcp_site=tcp, base_body=base,
         fingertip_bodies=tuple(bid(f.body) for f in robot.fingertips),
         fingertip_pos=np.array([f.pos for f in robot.fingertips], dtype=float).reshape(-1, 3),
         camera_ids=cam_ids, robot_geoms=robot_geoms, gripper_geoms=gripper_geoms, gripper_bodies=grip_bodies,
     )
+
+
+def gripper_solver(model: mujoco.MjModel, *, robot: RobotSpec) -> GripperSolver | None:
+    """The solver that sets the gripper's held and coupled joints from its drivers; None when the
+    drivers are all there is (then set_qpos writes them alone, as statgen always did).
+
+    A gripper without [gripper.coupling] is still checked: its listed joints must leave every
+    equality constraint that involves them satisfied (e.g. both carriages of a joint-coupled pair)."""
+    if not robot.has_gripper:
+        return None
+    c = robot.coupling
+    try:
+        solver = GripperSolver.from_model(model, driver_joints=robot.gripper_joints, closed=robot.gripper_closed, open=robot.gripper_open,
+                                          coupled_joints=c.coupled, held=dict(c.held))
+    except ConfigError as e:
+        raise ConfigError(f"robot {robot.name}: {e}") from None
+    return solver if (c.coupled or c.held) else None
 
 
 @dataclass
@@ -254,11 +396,17 @@ def set_configuration(scene: Scene, data: mujoco.MjData, *, q_arm: np.ndarray, o
 
 
 def set_qpos(scene: Scene, data: mujoco.MjData, *, qpos: np.ndarray, cameras: bool = True) -> None:
-    """Write state.qpos (arm joints, then gripper joints; shape (n_arm + n_grip,)) and run FK."""
+    """Write state.qpos (arm joints, then gripper driver joints; shape (n_arm + n_grip,)) and run FK.
+
+    A coupled gripper's held and coupled joints are set from the drivers (GripperSolver.apply_drivers:
+    the drivers exactly as given, the rest consistent with the model's equality constraints)."""
     ix = scene.index
     n_arm = len(ix.arm_qpos)
     data.qpos[ix.arm_qpos] = qpos[:n_arm]
-    data.qpos[ix.gripper_qpos] = qpos[n_arm:]
+    if ix.gripper is None:
+        data.qpos[ix.gripper_qpos] = qpos[n_arm:]
+    else:
+        ix.gripper.apply_drivers(data, qpos[n_arm:])
     mujoco.mj_kinematics(scene.model, data)
     if cameras:
         mujoco.mj_camlight(scene.model, data)
@@ -271,6 +419,7 @@ def build_scene(
     """The compiled scene. look: the randomisation it is built for (None: level none, the task as it is)."""
     look = look or LookConfig()
     spec, _children = build_spec(robot=robot, task=task, resolved=resolved, cameras=cameras, render=render)
+    task = framed_task(task, robot)  # the cameras as built (the looks jitter around them)
     if look.level != "none":
         # The model's statistics (extent, centre) set the clip planes and the headlight: keep the task's
         # scene's, or the walls and the parked distractors far away would push the near plane out

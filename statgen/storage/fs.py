@@ -148,7 +148,8 @@ class Store:
             yield
         except (OSError, pa.ArrowException) as e:
             cls = type(e) if type(e) in _PLAIN_OS_ERRORS else OSError
-            err = cls(f"cannot {what} {self.join(rel)}: {_reason(e)}")
+            where = self.join(rel)
+            err = cls(f"cannot {what} {where}: {_reason(e, where)}")
             err.errno = getattr(e, "errno", None)
             raise err from e
 
@@ -159,16 +160,24 @@ class Store:
             return self.fs.get_file_info(self._path(rel)).type != pafs.FileType.NotFound
 
     def is_empty(self) -> bool:
-        """No files under the root (a missing root is empty). On object storage a "directory"
-        can outlive its files (pyarrow leaves a marker when deleting), so only files count."""
-        todo = [self._path("")]
+        """No files anywhere under the root (a missing root is empty). A "directory" that
+        outlived its files (pyarrow leaves a marker when deleting on S3) does not count.
+
+        Locally, a walk that stops at the first file. On object storage, one recursive
+        listing: a non-recursive one cannot be trusted to show sub-folders (GCS, and its
+        emulator, list no implied folder for a prefix that holds only deeper objects, so
+        a stopped run's _run/ and shards/ would look empty)."""
         with self._errors("list", ""):
-            while todo:
-                infos = self.fs.get_file_info(pafs.FileSelector(todo.pop(), allow_not_found=True))
-                if any(i.type == pafs.FileType.File for i in infos):
-                    return False
-                todo += [i.path for i in infos if i.type == pafs.FileType.Directory]
-        return True
+            if self.is_local:
+                todo = [self._path("")]
+                while todo:
+                    infos = self.fs.get_file_info(pafs.FileSelector(todo.pop(), allow_not_found=True))
+                    if any(i.type == pafs.FileType.File for i in infos):
+                        return False
+                    todo += [i.path for i in infos if i.type == pafs.FileType.Directory]
+                return True
+            infos = self.fs.get_file_info(pafs.FileSelector(self._path(""), recursive=True, allow_not_found=True))
+            return not any(i.type == pafs.FileType.File for i in infos)
 
     def list(self, subdir: str) -> list[str]:
         """Files directly under subdir, relative to the root, sorted; hidden names left out."""
@@ -376,9 +385,14 @@ class _ObjectReader(io.RawIOBase):
         super().close()
 
 
-def _reason(e: BaseException) -> str:
+def _reason(e: BaseException, where: str = "") -> str:
+    """The cause in a few words; its file name only when it says more than `where` (the location
+    the message already names), e.g. the hidden temporary file a write went to."""
     if isinstance(e, OSError) and e.strerror and not isinstance(e, pa.ArrowException):
-        return e.strerror + (f" ({e.filename})" if e.filename else "")
+        name = os.fspath(e.filename) if e.filename else ""
+        name = name.decode(errors="replace") if isinstance(name, bytes) else name
+        said = bool(name) and (where == name or where.endswith("/" + name.lstrip("/")))
+        return e.strerror + (f" ({name})" if name and not said else "")
     return str(e).splitlines()[0] if str(e) else type(e).__name__
 
 

@@ -1,0 +1,525 @@
+"""A learnability probe: can a small CNN, trained from scratch on CPU, read the robot's
+state from a statgen dataset's images?
+
+    python bench/probe.py DATASET [--test DATASET ...] [--n N] [--epochs E] [--size PX]
+                          [--camera NAME] [--seed S]
+
+It trains on DATASET (a statgen dataset folder) and predicts, from one camera's image:
+the TCP position in the base frame (`state.ee_pos`), the TCP orientation
+(`state.ee_rot6d`), the gripper's open/closed flag (`state.gripper_open`) and the TCP pixel
+(`cameras.<camera>.ee_pixel`). Only the dataset's own labels are used.
+
+Held-out data: each --test dataset, or, without --test, the last tenth of DATASET's shards
+(whole shards; a dataset of one shard holds out its last tenth of samples instead).
+
+It reports, on the held-out data: the median and 90th-percentile position error [cm], the
+median rotation error [deg] (geodesic angle, after Gram-Schmidt on the predicted 6-D
+rotation), the gripper accuracy, the median TCP pixel error [px, in the stored image's
+pixels], and the same numbers for a trivial baseline that predicts the training set's
+median (majority class for the gripper). Progress goes to stderr, one line per epoch. The
+last line on stdout is one JSON object; with several --test sets its top-level numbers
+are the first set's, and `tests` lists every set.
+
+The image the network sees (`--roi`): by default the whole camera image (centre-cropped to
+a square), resized to --size. `--roi auto` crops instead, the same way for every sample,
+to where the TCP appears in the *training* set (the bounding box of the training TCP
+pixels plus a margin); a camera whose TCP pixel barely moves (a wrist camera) keeps its
+whole image. In the tabletop scene the TCP reaches the whole front image, so `auto` gains
+nothing there.
+
+`--tcp-crop PX` adds a second, small network for the gripper: it sees a PX x PX patch of
+the full-resolution image around the TCP pixel. Training cuts the patch around the
+labelled pixel, jittered by up to --tcp-jitter pixels. Held-out data is cut around the
+pixel the first network predicted (two stages), so `gripper_acc` then uses no held-out
+label. Also reported: `gripper_acc_image` (the first network's own gripper output, from
+the camera image alone) and `gripper_acc_patch_at_label` (held-out patches cut at the
+labelled pixel: an upper bound that reads a held-out label, not a claim).
+
+Deterministic given --seed: the same command prints the same numbers.
+Needs the probe extra: pip install -e '.[probe]' (JAX and optax, CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import sys
+import tarfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class Split:
+    """Decoded, resized images (uint8, N x S x S x 3) and their labels."""
+
+    name: str
+    images: np.ndarray
+    pos: np.ndarray  # N x 3, metres, base frame
+    rot6d: np.ndarray  # N x 6
+    gripper: np.ndarray  # N, 0/1
+    pixel: np.ndarray  # N x 2, stored image pixels
+    image_hw: tuple[int, int]
+    patches: np.ndarray | None = None  # N x P x P x 3 around a TCP pixel (see --tcp-crop)
+    raw: list[bytes] = field(default_factory=list)  # JPEG bytes, kept only where patches are cut later
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def dataset_shards(root: Path) -> list[Path]:
+    """The finished dataset's shards, in order, from dataset.json (the data contract)."""
+    meta = root / "dataset.json"
+    if not meta.exists():
+        raise SystemExit(f"probe: {root}: not a finished statgen dataset (no dataset.json)")
+    ds = json.loads(meta.read_text())
+    return [root / s["name"] for s in ds["shards"]]
+
+
+def read_records(shards: list[Path], camera: str, limit: int | None = None):
+    """(jpeg bytes, sample json) per sample, in shard order, at most `limit`."""
+    out = []
+    for path in shards:
+        current, fields = None, {}
+        with tarfile.open(path, mode="r|") as tf:
+            for m in tf:
+                if not m.isfile():
+                    continue
+                key, _, suffix = m.name.partition(".")
+                if key != current:
+                    if current is not None:
+                        out.append(_record(current, fields, camera, path))
+                        if limit is not None and len(out) >= limit:
+                            return out
+                    current, fields = key, {}
+                if suffix in (f"{camera}.jpg", f"{camera}.jpeg", f"{camera}.png", f"{camera}.webp", "json"):
+                    fields[suffix] = tf.extractfile(m).read()
+        if current is not None:
+            out.append(_record(current, fields, camera, path))
+            if limit is not None and len(out) >= limit:
+                return out
+    return out
+
+
+def _record(key, fields, camera, path):
+    img = next((v for k, v in fields.items() if k != "json"), None)
+    if img is None or "json" not in fields:
+        raise SystemExit(f"probe: {path}: sample {key} has no '{camera}' image (cameras are chosen at generation: --cameras)")
+    return img, json.loads(fields["json"])
+
+
+def _decode(data: bytes) -> np.ndarray:
+    if data[:2] == b"\xff\xd8":
+        import simplejpeg
+
+        return simplejpeg.decode_jpeg(data, colorspace="RGB")
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def _resize(img: np.ndarray, roi: tuple[int, int, int, int], size: int) -> np.ndarray:
+    from PIL import Image
+
+    x0, y0, x1, y1 = roi
+    if (x1 - x0, y1 - y0) == (size, size):
+        return img[y0:y1, x0:x1]
+    # PIL's bilinear filter widens its support when shrinking (an area-like average).
+    return np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR, box=(x0, y0, x1, y1)))
+
+
+def labels_of(samples: list[dict], camera: str):
+    pos = np.array([s["state"]["ee_pos"] for s in samples], np.float32)
+    rot = np.array([s["state"]["ee_rot6d"] for s in samples], np.float32)
+    grip = np.array([bool(s["state"]["gripper_open"]) for s in samples], np.float32)
+    pix = np.array([s["cameras"][camera]["ee_pixel"] for s in samples], np.float32)
+    hw = {(s["cameras"][camera]["height"], s["cameras"][camera]["width"]) for s in samples}
+    if len(hw) != 1:
+        raise SystemExit(f"probe: camera {camera!r} has several image sizes {sorted(hw)}")
+    return pos, rot, grip, pix, hw.pop()
+
+
+def choose_roi(pixels: np.ndarray, hw: tuple[int, int], how: str) -> tuple[int, int, int, int]:
+    """A fixed square crop (x0, y0, x1, y1) of the camera image, the same for every sample.
+
+    `auto`: the bounding box of the training TCP pixels (0.5th to 99.5th percentile) plus
+    a margin of 12% of the image on every side (the arm reaches beyond its TCP), made
+    square and moved inside the image. Where that box would cover under half the image's
+    side, the TCP barely moves in this camera (a wrist camera): the whole image is kept."""
+    h, w = hw
+    if how == "full":
+        s = min(h, w)
+        return ((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)
+    if how != "auto":
+        x0, y0, x1, y1 = (int(v) for v in how.split(","))
+        return (x0, y0, x1, y1)
+    lo = np.percentile(pixels, 0.5, axis=0)
+    hi = np.percentile(pixels, 99.5, axis=0)
+    margin = 0.12 * min(h, w)
+    side = float(max(hi - lo)) + 2 * margin
+    if side < 0.5 * min(h, w):
+        return choose_roi(pixels, hw, "full")
+    side = int(round(min(side, h, w)))
+    cx, cy = (lo + hi) / 2
+    x0 = int(round(min(max(cx - side / 2, 0), w - side)))
+    y0 = int(round(min(max(cy - side / 2, 0), h - side)))
+    return (x0, y0, x0 + side, y0 + side)
+
+
+def _patch(img: np.ndarray, u: float, v: float, patch: int) -> np.ndarray:
+    """A patch x patch window of `img` centred on pixel (u, v), zero outside the image."""
+    h, w = img.shape[:2]
+    out = np.zeros((patch, patch, 3), np.uint8)
+    x0, y0 = int(round(u)) - patch // 2, int(round(v)) - patch // 2
+    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x0 + patch, w), min(y0 + patch, h)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = img[sy0:sy1, sx0:sx1]
+    return out
+
+
+def cut_patches(raws, centres: np.ndarray, patch: int, pool) -> np.ndarray:
+    """Patches of the full-resolution images around `centres` (decoding the JPEGs again)."""
+    if not len(raws):
+        return np.zeros((0, patch, patch, 3), np.uint8)
+    return np.stack(list(pool.map(lambda a: _patch(_decode(a[0]), *a[1], patch), zip(raws, centres), chunksize=64)))
+
+
+def load_split(name, records, camera, size, roi, pool, keep_raw=False, patch=0) -> Split:
+    """Decode each image once: the resized network input and, with `patch`, a patch at
+    full resolution around its labelled TCP pixel."""
+    samples = [r[1] for r in records]
+    pos, rot, grip, pix, hw = labels_of(samples, camera)
+
+    def one(i):
+        img = _decode(records[i][0])
+        return _resize(img, roi, size), (_patch(img, *pix[i], patch) if patch else None)
+
+    both = list(pool.map(one, range(len(records)), chunksize=64))
+    s = Split(name, np.stack([b[0] for b in both]), pos, rot, grip, pix, hw, raw=[r[0] for r in records] if keep_raw else [])
+    if patch:
+        s.patches = np.stack([b[1] for b in both])
+    return s
+
+
+# --------------------------------------------------------------------------- model (plain JAX)
+
+# (output channels, stride) of the 3x3 convolutions, each followed by batch norm and ReLU.
+# Two stride-2 layers come first: a stride-1 layer at half resolution cost more than the
+# rest of the network together, and made an epoch about twice as long (measured here).
+# The last map (size/16 on a side) is flattened, not pooled, so where things are survives.
+ARCH = [(16, 2), (32, 2), (32, 1), (64, 2), (64, 1), (128, 2), (128, 1)]
+PATCH_ARCH = [(24, 1), (32, 2), (48, 1), (64, 2), (64, 2)]
+HIDDEN = 256
+OUTPUTS = 3 + 6 + 1 + 2  # pos, rot6d, gripper logit, pixel
+
+
+def init_convnet(key, arch, in_ch, in_size, hidden, outputs):
+    import jax
+    import jax.numpy as jnp
+
+    params, state = {"conv": []}, {"conv": []}
+    c, s = in_ch, in_size
+    for cout, stride in arch:
+        key, k = jax.random.split(key)
+        w = jax.random.normal(k, (3, 3, c, cout)) * math.sqrt(2.0 / (9 * c))
+        params["conv"].append({"w": w, "g": jnp.ones(cout), "b": jnp.zeros(cout)})
+        state["conv"].append({"m": jnp.zeros(cout), "v": jnp.ones(cout)})
+        c, s = cout, -(-s // stride)
+    flat = c * s * s
+    key, k1, k2 = jax.random.split(key, 3)
+    params["fc1"] = {"w": jax.random.normal(k1, (flat, hidden)) * math.sqrt(2.0 / flat), "b": jnp.zeros(hidden)}
+    params["fc2"] = {"w": jax.random.normal(k2, (hidden, outputs)) * math.sqrt(1.0 / hidden), "b": jnp.zeros(outputs)}
+    return params, state
+
+
+def apply_convnet(params, state, x, arch, train, momentum=0.9):
+    """x: float N x H x W x C. Returns (outputs, new batch-norm state)."""
+    import jax
+    import jax.numpy as jnp
+
+    new_state = {"conv": []}
+    for p, st, (_, stride) in zip(params["conv"], state["conv"], arch):
+        x = jax.lax.conv_general_dilated(x, p["w"], (stride, stride), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        if train:
+            m = x.mean(axis=(0, 1, 2))
+            v = x.var(axis=(0, 1, 2))
+            new_state["conv"].append({"m": momentum * st["m"] + (1 - momentum) * m, "v": momentum * st["v"] + (1 - momentum) * v})
+        else:
+            m, v = st["m"], st["v"]
+            new_state["conv"].append(st)
+        x = (x - m) * jax.lax.rsqrt(v + 1e-5) * p["g"] + p["b"]
+        x = jax.nn.relu(x)
+    x = x.reshape(x.shape[0], -1)
+    x = jax.nn.relu(x @ params["fc1"]["w"] + params["fc1"]["b"])
+    return x @ params["fc2"]["w"] + params["fc2"]["b"], new_state
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def gram_schmidt(r6: np.ndarray) -> np.ndarray:
+    """N x 6 ([R[:,0], R[:,1]]) -> N x 3 x 3 rotation matrices."""
+    a, b = r6[:, :3].astype(np.float64), r6[:, 3:].astype(np.float64)
+    c0 = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b - (c0 * b).sum(1, keepdims=True) * c0
+    c1 = b / np.linalg.norm(b, axis=1, keepdims=True)
+    c2 = np.cross(c0, c1)
+    return np.stack([c0, c1, c2], axis=2)
+
+
+def rot_err_deg(pred6: np.ndarray, true6: np.ndarray) -> np.ndarray:
+    rp, rt = gram_schmidt(pred6), gram_schmidt(true6)
+    cos = (np.einsum("nij,nij->n", rp, rt) - 1) / 2
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def metrics(pos, rot6, grip_open, pix, split: Split) -> dict:
+    pe = np.linalg.norm(pos - split.pos, axis=1) * 100
+    return {
+        "pos_median_cm": round(float(np.median(pe)), 3),
+        "pos_p90_cm": round(float(np.percentile(pe, 90)), 3),
+        "rot_median_deg": round(float(np.median(rot_err_deg(rot6, split.rot6d))), 3),
+        "gripper_acc": round(float(np.mean(grip_open == (split.gripper > 0.5))), 4),
+        "pixel_median_px": round(float(np.median(np.linalg.norm(pix - split.pixel, axis=1))), 3),
+    }
+
+
+def baseline(train: Split, test: Split) -> dict:
+    """The trivial predictor: the training set's median (the majority class for the gripper)."""
+    n = len(test.pos)
+    m = metrics(
+        np.tile(np.median(train.pos, 0), (n, 1)),
+        np.tile(np.median(train.rot6d, 0), (n, 1)),
+        np.full(n, train.gripper.mean() >= 0.5),
+        np.tile(np.median(train.pixel, 0), (n, 1)),
+        test,
+    )
+    return {f"baseline_{k}": v for k, v in m.items()}
+
+
+# --------------------------------------------------------------------------- training
+
+
+def run(args) -> dict:
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    try:
+        import jax
+        import jax.numpy as jnp
+        import optax
+    except ImportError:
+        raise SystemExit("probe: needs JAX and optax: pip install -e '.[probe]'") from None
+
+    t0 = time.perf_counter()
+    root = Path(args.dataset)
+    shards = dataset_shards(root)
+    pool = ThreadPoolExecutor(max(1, args.threads))
+    tcp = args.tcp_crop
+
+    # ---- the split: --test sets, or held-out shards of DATASET
+    if args.test:
+        train_recs = read_records(shards, args.camera, args.n)
+        tests_recs = [(t, read_records(dataset_shards(Path(t)), args.camera, args.n_test)) for t in args.test]
+    elif len(shards) > 1:
+        k = max(1, round(len(shards) * args.test_fraction))
+        train_recs = read_records(shards[:-k], args.camera, args.n)
+        tests_recs = [(f"{root} (held-out shards: {k} of {len(shards)})", read_records(shards[-k:], args.camera, args.n_test))]
+    else:
+        recs = read_records(shards, args.camera)
+        k = max(1, round(len(recs) * args.test_fraction))
+        train_recs = recs[:-k][: args.n]
+        tests_recs = [(f"{root} (held-out samples: last {k})", recs[-k:][: args.n_test])]
+    if args.shuffle_labels:
+        # A control: the same images with labels of other samples. It should learn nothing.
+        perm = np.random.default_rng(args.seed + 1).permutation(len(train_recs))
+        train_recs = [(train_recs[i][0], train_recs[j][1]) for i, j in enumerate(perm)]
+
+    pos_tr, _, _, pix_tr, hw = labels_of([r[1] for r in train_recs], args.camera)
+    roi = choose_roi(pix_tr, hw, args.roi)
+    _log(f"probe: {len(train_recs)} training samples, camera {args.camera}, image {hw[1]}x{hw[0]}, roi {roi} -> {args.size}px")
+    # Training patches for --tcp-crop: cut larger around the labelled pixel, and randomly
+    # cropped to tcp x tcp per batch (a jitter like the pixel head's own error).
+    train = load_split("train", train_recs, args.camera, args.size, roi, pool, patch=tcp + 2 * args.tcp_jitter if tcp else 0)
+    del train_recs
+    tests = []
+    for name, recs in tests_recs:
+        s = load_split(name, recs, args.camera, args.size, roi, pool, keep_raw=bool(tcp))
+        if s.image_hw != hw:
+            raise SystemExit(f"probe: {name}: camera {args.camera!r} images are {s.image_hw}, the training set's are {hw}")
+        tests.append(s)
+    del tests_recs
+    t_load = time.perf_counter() - t0
+    _log(f"probe: decoded {len(train.images)} + {sum(len(t.images) for t in tests)} images in {t_load:.0f} s ({train.images.nbytes / 2**20:.0f} MiB cached)")
+
+    # ---- targets, standardised with training statistics
+    pos_mu, pos_sd = train.pos.mean(0), train.pos.std(0) + 1e-6
+    pix_mu, pix_sd = train.pixel.mean(0), train.pixel.std(0) + 1e-3
+
+    def targets(s: Split) -> np.ndarray:
+        return np.concatenate([(s.pos - pos_mu) / pos_sd, s.rot6d * 2.0, s.gripper[:, None], (s.pixel - pix_mu) / pix_sd], 1).astype(np.float32)
+
+    y_train = targets(train)
+
+    key = jax.random.PRNGKey(args.seed)
+    key, k1, k2 = jax.random.split(key, 3)
+    params, bn = {}, {}
+    params["main"], bn["main"] = init_convnet(k1, ARCH, 3, args.size, HIDDEN, OUTPUTS)
+    if tcp:
+        params["patch"], bn["patch"] = init_convnet(k2, PATCH_ARCH, 3, tcp, 128, 1)
+
+    bs = args.batch
+    steps_per_epoch = len(train.images) // bs
+    if steps_per_epoch == 0:
+        raise SystemExit(f"probe: {len(train.images)} training samples is fewer than one batch ({bs})")
+    total = steps_per_epoch * args.epochs
+    sched = optax.warmup_cosine_decay_schedule(0.0, args.lr, min(500, total // 10 + 1), total, args.lr * 0.01)
+    opt = optax.adamw(sched, weight_decay=args.wd)
+    opt_state = opt.init(params)
+
+    def main_net(params, bn, x, train_mode):
+        return apply_convnet(params["main"], bn["main"], x.astype(jnp.float32) / 255.0 - 0.5, ARCH, train_mode)
+
+    def patch_net(params, bn, p, train_mode):
+        g, new = apply_convnet(params["patch"], bn["patch"], p.astype(jnp.float32) / 255.0 - 0.5, PATCH_ARCH, train_mode)
+        return g[:, 0], new
+
+    def loss_fn(params, bn, x, p, y):
+        out, new_main = main_net(params, bn, x, True)
+        new_bn = {"main": new_main}
+        loss = optax.huber_loss(out[:, :3], y[:, :3]).mean() * 3 + optax.huber_loss(out[:, 3:9], y[:, 3:9]).mean() * 3
+        loss += optax.huber_loss(out[:, 10:12], y[:, 10:12]).mean() * 2
+        loss += optax.sigmoid_binary_cross_entropy(out[:, 9], y[:, 9]).mean()
+        if tcp:
+            g, new_bn["patch"] = patch_net(params, bn, p, True)
+            loss += optax.sigmoid_binary_cross_entropy(g, y[:, 9]).mean()
+        return loss, new_bn
+
+    @jax.jit
+    def step(params, bn, opt_state, x, p, y):
+        (loss, new_bn), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, bn, x, p, y)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), new_bn, opt_state, loss
+
+    predict_main = jax.jit(lambda params, bn, x: main_net(params, bn, x, False)[0])
+    predict_patch = jax.jit(lambda params, bn, p: patch_net(params, bn, p, False)[0])
+
+    def batched(fn, arr):
+        """fn over fixed-size batches (one compiled shape), the last one padded."""
+        outs = []
+        for i in range(0, len(arr), bs):
+            xb = arr[i : i + bs]
+            m = len(xb)
+            if m < bs:
+                xb = np.concatenate([xb, np.zeros((bs - m, *xb.shape[1:]), xb.dtype)])
+            outs.append(np.asarray(fn(params, bn, xb))[:m])
+        return np.concatenate(outs).astype(np.float64)
+
+    def evaluate(s: Split) -> dict:
+        # stage 1: everything from the camera image
+        out = batched(predict_main, s.images)
+        pos = out[:, :3] * pos_sd + pos_mu
+        pix = out[:, 10:12] * pix_sd + pix_mu
+        m = metrics(pos, out[:, 3:9] / 2.0, out[:, 9] > 0, pix, s)
+        m["gripper_acc_image"] = m["gripper_acc"]
+        if tcp:
+            # stage 2: the gripper from a full-resolution patch around the *predicted* TCP
+            # pixel; around the labelled pixel as an upper bound (it reads a held-out label)
+            g = batched(predict_patch, cut_patches(s.raw, pix, tcp, pool))
+            m["gripper_acc"] = round(float(np.mean((g > 0) == (s.gripper > 0.5))), 4)
+            g = batched(predict_patch, cut_patches(s.raw, s.pixel, tcp, pool))
+            m["gripper_acc_patch_at_label"] = round(float(np.mean((g > 0) == (s.gripper > 0.5))), 4)
+        return m
+
+    rng = np.random.default_rng(args.seed)
+    t_train0, c_train0 = time.perf_counter(), time.process_time()
+    t_eval = c_eval = 0.0  # --eval-every's evaluations, left out of the training time
+    for epoch in range(args.epochs):
+        te = time.perf_counter()
+        order = rng.permutation(len(train.images))
+        losses = []
+        for b in range(steps_per_epoch):
+            idx = np.sort(order[b * bs : (b + 1) * bs])
+            if tcp:
+                ox, oy = rng.integers(0, 2 * args.tcp_jitter + 1, size=2)
+                pb = train.patches[idx, oy : oy + tcp, ox : ox + tcp]
+            else:
+                pb = np.zeros((bs, 1, 1, 3), np.uint8)
+            params, bn, opt_state, loss = step(params, bn, opt_state, train.images[idx], pb, y_train[idx])
+            losses.append(loss)
+        loss = float(np.mean(jax.device_get(losses)))
+        msg = f"probe: epoch {epoch + 1}/{args.epochs}  loss {loss:.4f}  {time.perf_counter() - te:.0f} s"
+        if args.eval_every and ((epoch + 1) % args.eval_every == 0) and epoch + 1 < args.epochs:
+            tv, cv = time.perf_counter(), time.process_time()
+            m = evaluate(tests[0])
+            t_eval, c_eval = t_eval + time.perf_counter() - tv, c_eval + time.process_time() - cv
+            msg += f"  held-out: pos {m['pos_median_cm']:.2f} cm, rot {m['rot_median_deg']:.1f} deg, gripper {m['gripper_acc']:.3f}, pixel {m['pixel_median_px']:.2f} px"
+        _log(msg)
+    t_train = time.perf_counter() - t_train0 - t_eval
+    c_train = time.process_time() - c_train0 - c_eval
+
+    results = []
+    for s in tests:
+        m = evaluate(s)
+        results.append({"test": s.name, "samples": len(s.images), **m, **baseline(train, s)})
+    first = {k: v for k, v in results[0].items() if k not in ("test",)}
+    report = {
+        **first,
+        "train": str(root),
+        "train_samples": len(train.images),
+        "camera": args.camera,
+        "size": args.size,
+        "roi": list(roi),
+        "tcp_crop": tcp,
+        "tcp_jitter": args.tcp_jitter if tcp else 0,
+        "epochs": args.epochs,
+        "batch": bs,
+        "seed": args.seed,
+        "shuffled_labels": bool(args.shuffle_labels),
+        "train_seconds": round(t_train, 1),
+        # CPU time of this process while training (all its threads): on a shared machine
+        # the wall time above depends on the neighbours, this much less.
+        "train_cpu_seconds": round(c_train, 1),
+        "load_seconds": round(t_load, 1),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "tests": results,
+    }
+    return report
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dataset", help="a statgen dataset folder to train on")
+    ap.add_argument("--test", action="append", default=[], help="a dataset to test on (repeatable); default: held-out shards of DATASET")
+    ap.add_argument("--n", type=int, default=None, help="use at most N training samples (the first N, in shard order)")
+    ap.add_argument("--n-test", type=int, default=5000, help="at most this many samples per test set (default 5000)")
+    ap.add_argument("--test-fraction", type=float, default=0.1, help="fraction of shards held out without --test (default 0.1)")
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--size", type=int, default=112, help="input side in pixels (default 112)")
+    ap.add_argument("--camera", default="front")
+    ap.add_argument("--roi", default="full", help="full (default: the whole image, centre-cropped to a square), auto (a fixed crop around the training TCP pixels), or x0,y0,x1,y1")
+    ap.add_argument("--tcp-crop", type=int, default=0, metavar="PX", help="add a PX x PX full-resolution patch around the TCP pixel for the gripper (0: off)")
+    ap.add_argument("--tcp-jitter", type=int, default=0, help="training jitter of the TCP patch, in pixels (default 0: 8 px kept the patch network at chance)")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--wd", type=float, default=1e-4)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2, help="threads decoding JPEGs (default 2)")
+    ap.add_argument("--eval-every", type=int, default=0, help="also report held-out numbers every K epochs (0: only at the end)")
+    ap.add_argument("--shuffle-labels", action="store_true", help="a control: train on labels shuffled across samples")
+    args = ap.parse_args(argv)
+    report = run(args)
+    print(json.dumps(report), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -66,6 +66,11 @@ def hf_offline(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # the datasets cache, not the user's
+    # datasets reads HF_HOME once, at import: when an earlier test imported it, point its cache here too
+    # (a cache shared with other runs can hold another dataset that lived at the same tmp path).
+    import datasets.config
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf" / "datasets")
 
 
 def test_every_recipe_is_tested():

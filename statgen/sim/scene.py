@@ -433,6 +433,6 @@ def build_scene(
     stage = None
     if look.level != "none":
         stage = index_stage(model, task=task, robot=robot, level=look.level, levers=look.levers, slots=look.slots, user=look.user,
-                            base_body=index.base_body, robot_geoms=index.robot_geoms)
+                            base_body=index.root_body, state_body=index.base_body, robot_geoms=index.robot_geoms)
     intrinsics = {n: np.array(task.camera(n).K, dtype=float) for n in cameras if task.camera(n).calibrated}
     return Scene(model=model, index=index, robot=robot, task=task, cameras=cameras, look=look, stage=stage, intrinsics=intrinsics)

@@ -39,21 +39,23 @@ def _T_base_cam(eye, target) -> tuple[tuple[float, ...], ...]:
 T_GIVEN = _T_base_cam([1.3, -0.35, 0.75], [0.35, 0.05, 0.3])
 
 
-def _task():
-    _, task, _ = resolved("franka")
+def _task(robot: str = "franka"):
+    _, task, _ = resolved(robot)
     front = CameraSpec(name="front", width=W, height=H, fovy_deg=float(np.degrees(2 * np.arctan2(H / 2, K_GIVEN[1][1]))), K=K_GIVEN, T_base_cam=T_GIVEN)
     return dataclasses.replace(task, cameras=(front,))
 
 
-def _producer(level: str, **settings) -> ShardProducer:
-    spec, _, model = resolved("franka")
-    cfg = build_config({"robot": "franka", "n": 4, "randomize.level": level, **settings})
-    return ShardProducer(Job(config=cfg, robot=spec, task=_task(), model=model), render=False)
+def _producer(level: str, robot: str = "franka", **settings) -> ShardProducer:
+    spec, _, model = resolved(robot)
+    cfg = build_config({"robot": robot, "n": 4, "randomize.level": level, **settings})
+    return ShardProducer(Job(config=cfg, robot=spec, task=_task(robot), model=model), render=False)
 
 
+# ur5e: its state frame (the base frame of the labels and of T_base_cam) is turned 180 deg about z from its model's base body.
+@pytest.mark.parametrize("robot", ["franka", "ur5e"])
 @pytest.mark.parametrize("level,settings", [("none", {}), ("appearance", {}), ("full", {"randomize.camera_focal_frac": 0.0})])
-def test_the_stored_K_is_the_given_K_and_the_pose_is_T_world_base_T_base_cam(level, settings):
-    p = _producer(level, **settings)
+def test_the_stored_K_is_the_given_K_and_the_pose_is_T_world_base_T_base_cam(level, settings, robot):
+    p = _producer(level, robot, **settings)
     streams, acc = p.start_shard(0), Acceptance()
     for i in range(3):
         s, look = p.sample(streams, i, acc)

@@ -190,7 +190,7 @@ def test_distractors_stay_on_the_table_and_off_the_robot_base():
     p = _producer("full", render=False)
     m, st = p.scene.model, p.scene.stage
     d = p.data
-    base_geoms = np.flatnonzero(m.geom_bodyid == p.scene.index.base_body)
+    base_geoms = np.flatnonzero(m.geom_bodyid == p.scene.index.root_body)  # the model's base body (a state frame has no geoms)
     seen = 0
     for shard in range(40):
         streams = p.start_shard(shard)
@@ -274,3 +274,64 @@ def test_the_per_sample_look_at_is_core_look_at_then_a_roll():
         want = look_at_R(eye=eye, target=target, up=up) @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
         np.testing.assert_allclose(_look_at(eye.tolist(), target.tolist(), tuple(up), roll), want, atol=1e-12)
     assert _look_at([0, 0, 0], [0, 0, 1], (0, 0, 1), 0.0) is None
+
+
+def _T_of(pos, quat_wxyz) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    T = np.eye(4)
+    T[:3, :3] = Rotation.from_quat(np.asarray(quat_wxyz, dtype=float), scalar_first=True).as_matrix()
+    T[:3, 3] = pos
+    return T
+
+
+def test_a_layout_moves_the_whole_robot_with_its_state_frame():
+    """UR5e (the robot whose [model.state_frame] is not its base body's own): a full-level layout's base
+    offset, height and yaw move the model's base body, hence every link, and the state frame with it.
+    Checked in data after the layout (xpos, xquat), against the layout's numbers and the robot TOML's
+    state frame composed by scipy, not against the layout code: the state frame's pose is the base body's
+    times the TOML's state frame; the shoulder sits where it sat relative to the state frame as built;
+    the base body moved by the layout's offset and table height and turned by its yaw; and the
+    workspace test (Feasibility) and the labels (T_world_base, ee_pos) use that same pose. (Before, the
+    layout moved the state frame alone and left the arm where it was built: no configuration was
+    feasible.)"""
+    from scipy.spatial.transform import Rotation
+
+    from statgen.sim.labels import state_labels
+    from statgen.sim.scene import set_configuration
+
+    spec, task, model = resolved("ur5e")
+    cfg = build_config({"robot": "ur5e", "n": 4, "randomize.level": "full"})
+    p = ShardProducer(Job(config=cfg, robot=spec, task=task, model=model), render=False)
+    m, d, ix = p.scene.model, p.data, p.scene.index
+    B = mujoco.mjtObj.mjOBJ_BODY
+    mount, shoulder = mujoco.mj_name2id(m, B, spec.model.base_body), mujoco.mj_name2id(m, B, "shoulder_link")
+    T_mount_state = _T_of(spec.model.state_frame.pos, spec.model.state_frame.quat)
+    assert not np.allclose(T_mount_state, np.eye(4)), "ur5e no longer has a state frame: pick a robot that has one"
+
+    def T_world(b: int) -> np.ndarray:
+        return _T_of(d.xpos[b], d.xquat[b])
+
+    mujoco.mj_kinematics(m, d)
+    T_mount0 = T_world(mount)
+    T_state_shoulder0 = np.linalg.inv(T_mount0 @ T_mount_state) @ T_world(shoulder)
+    layout = p.variation.draw_layout(np.random.default_rng(7))
+    layout["base"] = {"offset": [0.04, -0.03], "yaw_deg": 6.0}  # a move no placement would refuse to apply
+    p.variation.apply_layout(layout, d)
+    p.feasibility.refresh()
+    q = np.mean(ix.arm_ranges, axis=1)
+    set_configuration(p.scene, d, q_arm=q, open_fraction=0.5)
+
+    T_mount = T_world(mount)
+    np.testing.assert_allclose(T_mount[:3, 3] - T_mount0[:3, 3], [0.04, -0.03, layout["table"]["height"] - task.table_height], atol=1e-9)
+    dyaw = Rotation.from_matrix(T_mount[:3, :3] @ T_mount0[:3, :3].T).as_rotvec()
+    np.testing.assert_allclose(dyaw, [0.0, 0.0, np.radians(6.0)], atol=1e-9)
+    T_world_state = T_mount @ T_mount_state  # independent: MuJoCo's base body pose times the TOML's state frame
+    np.testing.assert_allclose(T_world(ix.base_body), T_world_state, atol=1e-9)
+    np.testing.assert_allclose(np.linalg.inv(T_world_state) @ T_world(shoulder), T_state_shoulder0, atol=1e-9)
+    np.testing.assert_allclose(p.feasibility.T_base_world, np.linalg.inv(T_world_state), atol=1e-9)
+    state, T_world_base = state_labels(p.scene, d)
+    np.testing.assert_allclose(np.array(T_world_base), T_world_state, atol=1e-9)
+    p_tcp = np.linalg.inv(T_world_state) @ np.array([*d.site_xpos[ix.tcp_site], 1.0])
+    np.testing.assert_allclose(state.ee_pos, p_tcp[:3], atol=1e-9)
+    p.close()

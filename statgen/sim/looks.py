@@ -225,7 +225,12 @@ class Looks:
         return {"offset": [0.0, 0.0], "yaw_deg": 0.0}
 
     def _T_world_base(self, base: dict[str, Any], height: float) -> np.ndarray:
-        """The base's world pose in a layout: the task's mount, moved by the offset and the table's height, turned by the yaw."""
+        """The state frame's world pose in a layout (what labels call T_world_base, the frame of the workspace
+        box and of a calibrated camera's T_base_cam): the base body's (_T_world_mount) times the state frame."""
+        return self._T_world_mount(base, height) @ self.stage.T_mount_state
+
+    def _T_world_mount(self, base: dict[str, Any], height: float) -> np.ndarray:
+        """The model's base body's world pose in a layout: the task's mount, moved by the offset and the table's height, turned by the yaw."""
         st = self.stage
         T0 = st.T_world_parent @ _T(quat_wxyz_to_R(st.base_quat0), st.base_pos0)
         dz = height - self.scene.task.table_height
@@ -290,7 +295,7 @@ class Looks:
         free = {shape: [i for i, s in enumerate(st.distractors) if s.shape == shape] for shape in (*SHAPES, "mesh")}
         kinds = [s for s in SHAPES if free[s]] + (["mesh"] if free["mesh"] else [])
         half = np.array(size[:2]) / 2
-        base_xy, base_r = T_world_base[:2, 3] - self._table_center, st.base_radius + BASE_MARGIN_M
+        base_xy, base_r = (T_world_base @ np.linalg.inv(st.T_mount_state))[:2, 3] - self._table_center, st.base_radius + BASE_MARGIN_M  # about the base body
         placed: list[tuple[np.ndarray, float]] = [(base_xy, base_r)]
         placed += [(np.array(p.pos[:2]) - self._table_center, _footprint(p.shape, p.size)) for p in t.props]
         out = []
@@ -338,9 +343,10 @@ class Looks:
             for g, (dx, dy) in zip(st.legs, [(1, 1), (1, -1), (-1, 1), (-1, -1)]):
                 m.geom_size[g] = [0.03, 0.03, leg_h]
                 m.geom_pos[g] = [dx * (sx / 2 - 0.05), dy * (sy / 2 - 0.05), -sz - leg_h]
-            T = np.linalg.inv(st.T_world_parent) @ self._T_world_base(layout["base"], h)  # in the base's parent frame
-            m.body_pos[self.scene.index.base_body] = T[:3, 3]
-            m.body_quat[self.scene.index.base_body] = self._base_quat(layout["base"])
+            # The model's base body (the robot's root), not the state frame's body fixed to it: the whole robot moves.
+            T = np.linalg.inv(st.T_world_parent) @ self._T_world_mount(layout["base"], h)  # in the base's parent frame
+            m.body_pos[self.scene.index.root_body] = T[:3, 3]
+            m.body_quat[self.scene.index.root_body] = self._base_quat(layout["base"])
             for slot in st.distractors:  # every slot parked and hidden, then the layout's placed
                 m.geom_group[slot.geom] = HIDDEN_GROUP
                 m.geom_contype[slot.geom] = m.geom_conaffinity[slot.geom] = 0

@@ -250,9 +250,12 @@ def build_spec(
             w = robot.wrist_camera
             R = look_at(w.pos, w.target, w.up, what=f"robot {robot.name}: wrist_camera")
             body(w.body, "wrist_camera").add_camera(name=name, pos=list(w.pos), quat=list(R_to_quat_wxyz(R)), fovy=c.fovy_deg)
-        elif c.calibrated:  # on the robot base (it moves with a layout's base pose), with the given K
-            T = np.array(c.T_base_cam)
-            cam = body(robot.model.base_body, "model.base_body").add_camera(name=name, pos=list(T[:3, 3]), quat=list(R_to_quat_wxyz(T[:3, :3] @ R_MJCAM_CVCAM)))
+        elif c.calibrated:  # on the state frame's body (it moves with a layout's base pose), with the given K
+            T = np.array(c.T_base_cam)  # in the base frame of the labels: the state frame (model.state_frame), not the model's base body
+            on = spec.body(BASE_FRAME_BODY)
+            if on is None:  # no model.state_frame: the base body's own frame is the state frame
+                on = body(robot.model.base_body, "model.base_body")
+            cam = on.add_camera(name=name, pos=list(T[:3, 3]), quat=list(R_to_quat_wxyz(T[:3, :3] @ R_MJCAM_CVCAM)))
             set_calibrated(cam, K=np.array(c.K), width=c.width, height=c.height)
         else:
             R = look_at(c.pos, c.target, what=f"task {task.name}: cameras.{name}")
@@ -433,6 +436,6 @@ def build_scene(
     stage = None
     if look.level != "none":
         stage = index_stage(model, task=task, robot=robot, level=look.level, levers=look.levers, slots=look.slots, user=look.user,
-                            base_body=index.base_body, robot_geoms=index.robot_geoms)
+                            base_body=index.root_body, state_body=index.base_body, robot_geoms=index.robot_geoms)
     intrinsics = {n: np.array(task.camera(n).K, dtype=float) for n in cameras if task.camera(n).calibrated}
     return Scene(model=model, index=index, robot=robot, task=task, cameras=cameras, look=look, stage=stage, intrinsics=intrinsics)

@@ -143,10 +143,12 @@ class Stage:
     distractors: tuple[Slot, ...]
     robot_materials: tuple[int, ...]  # materials that only robot geoms use (randomize.robot_colors)
     extents: Extents | None  # the largest table (level full)
+    # The model's base body (model.base_body, the robot's root: a layout moves it, and the whole robot with it).
     base_pos0: np.ndarray = field(default_factory=lambda: np.zeros(3))  # base body_pos as compiled (the task's mount)
     base_quat0: np.ndarray = field(default_factory=lambda: np.array([1.0, 0, 0, 0]))
     T_world_parent: np.ndarray = field(default_factory=lambda: np.eye(4))  # the base's parent body (static)
     base_radius: float = 0.0  # the base body's footprint: a circle about its origin [m]
+    T_mount_state: np.ndarray = field(default_factory=lambda: np.eye(4))  # the state frame in the base body's frame (static)
 
 
 def _ids(model: mujoco.MjModel, kind: mujoco.mjtObj, names: list[str]) -> tuple[int, ...]:
@@ -154,7 +156,9 @@ def _ids(model: mujoco.MjModel, kind: mujoco.mjtObj, names: list[str]) -> tuple[
 
 
 def index_stage(model: mujoco.MjModel, *, task: TaskSpec, robot: RobotSpec, level: str, levers: dict[str, Any], slots: int,
-                user: UserFiles | None, base_body: int, robot_geoms: np.ndarray) -> Stage:
+                user: UserFiles | None, base_body: int, state_body: int, robot_geoms: np.ndarray) -> Stage:
+    """base_body: the model's base body (the robot's root, what a layout moves); state_body: the state
+    frame's body (base_body itself, or a body fixed to it: model.state_frame)."""
     G, B = mujoco.mjtObj.mjOBJ_GEOM, mujoco.mjtObj.mjOBJ_BODY
     pool = _ids(model, mujoco.mjtObj.mjOBJ_LIGHT, [f"statgen/look_light{i}" for i in range(N_LIGHTS)])
     distractors = []
@@ -180,6 +184,9 @@ def index_stage(model: mujoco.MjModel, *, task: TaskSpec, robot: RobotSpec, leve
     T_wp = np.eye(4)
     T_wp[:3, :3], T_wp[:3, 3] = d.xmat[parent].reshape(3, 3), d.xpos[parent]
     base_geoms = np.flatnonzero(model.geom_bodyid == base_body)
+    T_wb, T_ws = np.eye(4), np.eye(4)
+    T_wb[:3, :3], T_wb[:3, 3] = d.xmat[base_body].reshape(3, 3), d.xpos[base_body]
+    T_ws[:3, :3], T_ws[:3, 3] = d.xmat[state_body].reshape(3, 3), d.xpos[state_body]
     radius = max((float(np.linalg.norm((d.geom_xpos[g] - d.xpos[base_body])[:2])) + float(model.geom_rbound[g]) for g in base_geoms), default=0.1)
     return Stage(
         level=level, floor=mujoco.mj_name2id(model, G, FLOOR), table_body=mujoco.mj_name2id(model, B, "statgen/table"),
@@ -190,6 +197,7 @@ def index_stage(model: mujoco.MjModel, *, task: TaskSpec, robot: RobotSpec, leve
         distractors=tuple(distractors), robot_materials=tuple(sorted(used_by_robot - used_elsewhere)),
         extents=table_extents(task, levers) if level == "full" else None,
         base_pos0=model.body_pos[base_body].copy(), base_quat0=model.body_quat[base_body].copy(), T_world_parent=T_wp, base_radius=radius,
+        T_mount_state=np.linalg.inv(T_wb) @ T_ws,
     )
 
 

@@ -557,9 +557,6 @@ def spec_json(spec: Any) -> dict[str, Any]:
         return spec.to_json()
     d = json.loads(json.dumps(dataclasses.asdict(spec), sort_keys=True))
     d.pop("source_path", None)
-    for k in ("joint_velocity_limits", "joint_acceleration_limits"):  # a robot without [limits]: as before they existed
-        if d.get(k) == []:
-            del d[k]
     return d
 
 

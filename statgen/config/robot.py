@@ -215,7 +215,8 @@ def _json_default(v: Any) -> Any:
 
 
 # Fields added after the first datasets were made: left out of to_json() while at these defaults.
-OPTIONAL_FIELDS = {"coupling": _json_default(Coupling()), "render": _json_default(RobotRender()), "framing": _json_default(Framing())}
+OPTIONAL_FIELDS = {"coupling": _json_default(Coupling()), "render": _json_default(RobotRender()), "framing": _json_default(Framing()),
+                   "joint_velocity_limits": [], "joint_acceleration_limits": []}  # [limits]: a robot without them records as before
 OPTIONAL_MODEL_FIELDS = {"package_root": None, "gripper": None, "state_frame": _json_default(Pose()), "collide_links": False}
 
 

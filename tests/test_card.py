@@ -58,6 +58,9 @@ def test_card_body_and_plots(small_dataset):
     assert f"{ds['acceptance']['accepted']} of {ds['acceptance']['drawn']} draws" in card
     for k, v in ds["versions"].items():
         assert f"| {k} | {v} |" in card
+    scene = next(line for line in card.splitlines() if line.startswith("- **Scene:**"))
+    level = ds["config"]["randomize"]["level"]
+    assert f"randomisation `{level}`: " in scene and "null" not in scene, scene  # words, not a dump of unset settings
 
 
 def test_stats_command_redraws_the_plots(small_dataset, tmp_path, capsys):

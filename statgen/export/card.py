@@ -85,12 +85,25 @@ def front_matter(info: DatasetInfo) -> str:
     return "\n".join(lines) + "\n"
 
 
+LEVEL_WORDS = {
+    "none": "one fixed look (the task's table, lights and camera)",
+    "appearance": "a new look per sample (surface materials and textures, lights, headlight) in the task's geometry, seen by its camera",
+    "full": "a new look per sample (surface materials and textures, lights, headlight, camera pose and field of view) "
+            "and a new layout per shard (table size and height, robot base pose, distractors, walls)",
+}
+
+
 def _scene_line(info: DatasetInfo) -> str:
-    cfg = info.config_json()
-    levels = {k: v for k, v in cfg.items() if any(w in k for w in ("level", "random", "variation", "scene"))}
-    if levels:
-        return ", ".join(f"`{k}` = `{json.dumps(v)}`" for k, v in sorted(levels.items()))
-    return "one fixed scene (no randomisation of the look: today's `NoVariation`)"
+    """The randomisation in words, and only the settings the run gave (the rest are the task's ranges)."""
+    r = info.config_json().get("randomize")
+    if not isinstance(r, dict):
+        return "one fixed look (made before statgen randomised scenes)"
+    level = r.get("level", "none")
+    given = {k: v for k, v in sorted(r.items()) if k != "level" and v is not None}
+    line = f"randomisation `{level}`: {LEVEL_WORDS.get(level, level)}"
+    if given:
+        line += "; settings: " + ", ".join(f"`{k}` = `{json.dumps(v)}`" for k, v in given.items())
+    return line
 
 
 def body(info: DatasetInfo, s: Summary, plots: list[str], preview: str | None) -> str:

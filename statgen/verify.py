@@ -477,13 +477,24 @@ def verify(root: str | Path, *, fk_samples: int | None = None, assets_dir: str |
         raise ConfigError(f"--render-samples: expected 0 (none) or a positive number of samples per shard, got {render_samples}")
     if not fk and render_samples:
         raise ConfigError(f"--render-samples {render_samples} and --no-fk contradict each other (re-rendering needs the robot model); pass one of them")
+    asked_to_render = render_samples is not None
     render_samples = 1 if render_samples is None else render_samples
     store = Store.open(str(root))
     ds = read_dataset_json(store, damaged=VerifyError)
     rep = Report(root=store.uri, fk=fk)
     cfg = ds.config
     ranges = _check_dataset_json(store, ds, rep)
-    rerender = bool(render_samples) and ds.schema != "statgen.dataset/1"  # schema 1 has no scene record
+    rerender = bool(render_samples) and ds.schema != "statgen.dataset/1" and fk  # schema 1 has no scene record
+    if rerender:  # only the re-render needs GL: without it the default re-render is skipped and said so
+        from statgen.sim.gl import rendering_problem
+
+        problem = rendering_problem()
+        if problem and asked_to_render:
+            raise ConfigError(f"--render-samples {render_samples}: this machine cannot render: {problem}")
+        if problem:
+            rerender = False
+            rep.notes.append(f"no sample re-rendered from its scene record (this machine cannot render: {problem.split(';')[0]}); "
+                             "everything else was checked")
     checker = _FK(ds, assets_dir, render=rerender) if fk else None  # before any shard is read: a missing model stops here
     if checker is not None and checker.render_skip:
         rep.notes.append(checker.render_skip)

@@ -446,7 +446,9 @@ def test_mujoco_gl_that_cannot_render_is_one_line_exit_2(case, tmp_path):
 
 @pytest.mark.parametrize("value", ["banana", "osmesa", "off"])
 def test_verify_needs_no_gl_backend(value, dataset_2w):
-    """verify renders nothing (FK and the seed re-draw need no GL): whatever MUJOCO_GL says, it checks the dataset."""
+    """verify renders only to re-render a few samples from their scene record (FK and the seed re-draw
+    need no GL): whatever MUJOCO_GL says, it checks the dataset, and says that it skipped the re-render;
+    asked for re-renders explicitly, it is one line, exit 2."""
     import os
 
     from conftest import run_cli
@@ -455,6 +457,10 @@ def test_verify_needs_no_gl_backend(value, dataset_2w):
     p = run_cli("verify", str(dataset_2w), check=False, env={**env, "MUJOCO_GL": value}, timeout=300)
     assert p.returncode == 0 and p.stderr == "", p.stdout + p.stderr
     assert p.stdout.strip().splitlines()[-1].endswith(": OK") and "re-checked by FK" in p.stdout
+    assert "no sample re-rendered from its scene record (this machine cannot render: " in p.stdout, p.stdout
+    p = run_cli("verify", str(dataset_2w), "--render-samples", "2", check=False, env={**env, "MUJOCO_GL": value}, timeout=300)
+    line = assert_one_line(p.stderr, p.returncode, 2)
+    assert "--render-samples 2: this machine cannot render" in line and "MUJOCO_GL" in line, line
 
 
 def test_a_gl_context_that_cannot_be_made_is_a_config_error(franka_scene, monkeypatch):

@@ -173,9 +173,14 @@ def import_mujoco() -> None:
             os.environ["MUJOCO_GL"] = saved
 
 
+def rendering_problem() -> str | None:
+    """Why this process cannot render with its MUJOCO_GL (one line), or None."""
+    return _import_problem or gl_problem()
+
+
 def require_rendering() -> None:
     """ConfigError (one line, exit 2) when this process cannot render with its MUJOCO_GL."""
-    problem = _import_problem or gl_problem()
+    problem = rendering_problem()
     if problem:
         raise ConfigError(problem)
 

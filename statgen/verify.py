@@ -98,7 +98,7 @@ class Report:
         checked = "" if self.samples == self.listed else f", checked {self.samples} of {self.listed} samples"
         if self.ok:
             how = f"{self.fk_checked} re-checked by FK, {counted(self.redrawn, 'shard')} re-drawn from the seed" if self.fk else "FK and seed checks skipped: --no-fk"
-            how += f", {self.rerendered} re-rendered from their scene record" if self.rerendered else ""
+            how += f", {self.rerendered} re-rendered from {'its' if self.rerendered == 1 else 'their'} scene record" if self.rerendered else ""
             out.append(f"verified {counted(self.samples, 'sample')} in {counted(len(self.shard_status), 'shard')} ({how}): OK")
         else:
             out.append(f"{counted(len(self.problems), 'problem')} in {self.root}{checked}. {self.repair}")
@@ -511,7 +511,7 @@ def verify(root: str | Path, *, fk_samples: int | None = None, assets_dir: str |
         if checker is not None:
             checker.close()
     if rep.rerendered:
-        rep.notes.append(f"{counted(rep.rerendered, 'sample')} re-rendered from their scene record: largest mean difference {checker.max_diff:.3g} grey levels (bound {RERENDER_TOL})")
+        rep.notes.append(f"{counted(rep.rerendered, 'sample')} re-rendered from {'its' if rep.rerendered == 1 else 'their'} scene record: largest mean difference {checker.max_diff:.3g} grey levels (bound {RERENDER_TOL})")
     rep.samples = sum(sh.read for sh in shards)
     rep.listed = sum(s.samples for s in ds.shards)
     redraws = [sh.redraw for sh in shards if sh.redraw is not None]

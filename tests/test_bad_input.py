@@ -981,7 +981,7 @@ def test_counts_of_one_are_singular(tmp_path):
                 timeout=RUN_TIMEOUT_S)
     assert p.stdout.startswith(f"wrote 1 sample in 1 shard to {out} "), p.stdout
     v = run_cli("verify", str(out), timeout=RUN_TIMEOUT_S).stdout.strip().splitlines()[-1]
-    assert v == "verified 1 sample in 1 shard (1 re-checked by FK, 1 shard re-drawn from the seed): OK", v
+    assert v == "verified 1 sample in 1 shard (1 re-checked by FK, 1 shard re-drawn from the seed, 1 re-rendered from its scene record): OK", v
     r = run_cli("generate", "--resume", "--out", str(out), "--quiet", timeout=RUN_TIMEOUT_S).stdout
     assert r.strip() == f"nothing to do: 1 sample already complete in {out} (1 shard, checksums verified)", r
     for text in (p.stdout, v, r):

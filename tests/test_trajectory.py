@@ -497,6 +497,7 @@ def test_bad_trajectory_input_is_one_line_exit_2_and_writes_nothing(args, says, 
 
 
 @pytest.mark.slow
+@pytest.mark.own_ray  # the killed driver's embedded instance dies with it
 def test_driver_killed_mid_run_then_resumed_gives_the_same_episodes(run, tmp_path):
     """`statgen generate` (Ray, 2 workers) SIGKILLed after its first shard record, then --resume: the shards are
     byte for byte the in-process run's (so Ray workers and this process agree too), and verify passes."""

@@ -79,10 +79,9 @@ def franka_scene():
     return make_scene("franka", ("front",))
 
 
-@pytest.fixture
-def generate_in_process(monkeypatch):
-    """statgen.run.generate.generate without Ray: each shard is made by a ShardProducer in this process
-    (the same producer the Ray workers run), so a small dataset costs no Ray start."""
+def no_ray(monkeypatch) -> None:
+    """statgen.run.generate.generate without Ray, from here on: each shard is made by a ShardProducer in
+    this process (the same producer the Ray workers run), so a small dataset costs no Ray start."""
     import statgen.run.generate as gen
     from statgen.run.producer import ShardProducer
 
@@ -103,6 +102,14 @@ def generate_in_process(monkeypatch):
 
     monkeypatch.setattr(gen, "RaySession", NoRay)
     monkeypatch.setattr(gen, "run_shards", shards_here)
+
+
+@pytest.fixture
+def generate_in_process(monkeypatch):
+    """statgen.run.generate.generate without Ray (no_ray)."""
+    import statgen.run.generate as gen
+
+    no_ray(monkeypatch)
     return gen.generate
 
 

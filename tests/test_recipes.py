@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from pathlib import Path
 
@@ -108,11 +109,17 @@ def test_datasets_recipe(ds, src, splits, hf_offline):
 def test_ray_recipe(ds, src, splits):
     import ray
 
+    # ray.init sets RAY_AUTH_MODE=token (and more) in this process's environment, which every later
+    # subprocess would inherit: a later `statgen generate` joining the suite's cluster (auth off) then
+    # has its actors die of InvalidAuthToken. The environment is put back as it was.
+    saved = dict(os.environ)
     ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     try:
         ns = run_recipe("ray", **{"data/franka": ds})
     finally:
         ray.shutdown()
+        os.environ.clear()
+        os.environ.update(saved)
     images, samples = ns["images"], ns["samples"]
     val = _keys(ds, splits, "validation")
     assert images.shape == (len(val), 224, 224, 3) and images.dtype == np.uint8  # 8 samples: one batch of 64

@@ -10,7 +10,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 import pytest
-from conftest import make_spec, resolved
+from conftest import make_spec, no_ray, resolved
 
 import statgen
 from statgen.core import rosa
@@ -58,31 +58,6 @@ def _read(out: Path) -> tuple[list[dict], dict[str, list[int]], dict[str, bytes]
     return sorted(samples, key=lambda d: d["index"]), per_shard, raw
 
 
-def _no_ray(mp) -> None:
-    """statgen.run.generate.generate without Ray (as main's tests/conftest.py generate_in_process): each shard
-    is made by a ShardProducer in this process, the producer the Ray workers run."""
-    import statgen.run.generate as gen
-    from statgen.run.producer import ShardProducer
-
-    class NoRay:
-        def start(self, *a, **k):
-            pass
-
-        def stop(self):
-            pass
-
-    def shards_here(job, todo, out, *, on_result, on_progress):
-        producer = ShardProducer(job)
-        try:
-            for plan in todo:
-                on_result(producer.produce(plan, out))
-        finally:
-            producer.close()
-
-    mp.setattr(gen, "RaySession", NoRay)
-    mp.setattr(gen, "run_shards", shards_here)
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A whole trajectory dataset (dataset.json included), made in this process. Read-only."""
@@ -91,7 +66,7 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("traj") / "a"
     cfg = _cfg(out)
     with pytest.MonkeyPatch.context() as mp:
-        _no_ray(mp)
+        no_ray(mp)
         gen.generate(cfg)
     return cfg, out, *_read(out)
 
@@ -184,14 +159,6 @@ def test_one_or_two_producers_and_an_interrupted_run_give_the_same_bytes(run, tm
     _produce(_cfg(part), shards={1})
     _produce(_cfg(part), shards={0})
     assert _read(part)[2] == raw
-
-
-@pytest.fixture
-def generate_in_process(monkeypatch):
-    import statgen.run.generate as gen
-
-    _no_ray(monkeypatch)
-    return gen.generate
 
 
 def test_generate_resumes_a_trajectory_run(run, generate_in_process, tmp_path, monkeypatch):
@@ -531,7 +498,7 @@ def test_an_arm_without_a_gripper_records_episodes(tmp_path):
     robot.write_text(NOHAND)
     out = tmp_path / "nohand"
     with pytest.MonkeyPatch.context() as mp:
-        _no_ray(mp)
+        no_ray(mp)
         import statgen.run.generate as gen
 
         gen.generate(_cfg(out, robot=str(robot), n=STEPS, shard_size=STEPS, text_kinds=["rosa", "action"]))

@@ -15,6 +15,7 @@ import shutil
 import tarfile
 from pathlib import Path
 
+import pytest
 from conftest import resolved
 
 
@@ -97,3 +98,23 @@ def shard_of(root: Path) -> dict[str, str]:
             for m in tf.getmembers():
                 out[m.name.partition(".")[0]] = f"shards/{tar.name}"
     return out
+
+
+# --------------------------------------------------------------------------- fixtures over conftest's small_dataset
+# (imported by the test modules that read it: `from exports import ds, splits, src`)
+
+
+@pytest.fixture(scope="module")
+def ds(small_dataset) -> Path:
+    """24 samples in 3 shards of 8, front and wrist cameras, one shard in validation (conftest)."""
+    return small_dataset
+
+
+@pytest.fixture(scope="module")
+def src(ds):
+    return source_samples(ds)
+
+
+@pytest.fixture(scope="module")
+def splits(ds) -> dict[str, list[str]]:
+    return json.loads((ds / "dataset.json").read_text())["splits"]

@@ -18,28 +18,12 @@ import pytest
 from PIL import Image
 
 from conftest import assert_one_line
-from exports import HZ, STEPS, make_trajectory, shard_of, source_samples
+from exports import HZ, STEPS, ds, make_trajectory, shard_of, source_samples, splits, src  # noqa: F401 (ds, splits, src: fixtures)
 from statgen.cli import main
 from statgen.core.rosa import DIMS
 from statgen.core.splits import split_shards, validation_count
 from statgen.export import export
 from statgen.export.target import MARKER
-
-
-@pytest.fixture(scope="module")
-def ds(small_dataset) -> Path:
-    """24 samples in 3 shards of 8, front and wrist cameras, one shard in validation (conftest)."""
-    return small_dataset
-
-
-@pytest.fixture(scope="module")
-def src(ds):
-    return source_samples(ds)
-
-
-@pytest.fixture(scope="module")
-def splits(ds) -> dict[str, list[str]]:
-    return json.loads((ds / "dataset.json").read_text())["splits"]
 
 
 def _pixels(data: bytes) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from exports import shard_of, source_samples
+from exports import ds, shard_of, source_samples, splits, src  # noqa: F401 (ds, splits, src: fixtures)
 from statgen.export import export
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -36,21 +36,6 @@ def run_recipe(name: str, **paths: Path) -> dict:
     namespace: dict = {}
     exec(compile(code, f"README.md recipe {name}", "exec"), namespace)  # noqa: S102 - the README's own code
     return namespace
-
-
-@pytest.fixture(scope="module")
-def ds(small_dataset) -> Path:
-    return small_dataset
-
-
-@pytest.fixture(scope="module")
-def src(ds):
-    return source_samples(ds)
-
-
-@pytest.fixture(scope="module")
-def splits(ds) -> dict[str, list[str]]:
-    return json.loads((ds / "dataset.json").read_text())["splits"]
 
 
 def _keys(ds: Path, splits, split: str) -> list[str]:

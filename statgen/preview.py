@@ -106,17 +106,35 @@ def _save(sheet, out: Path, fmt: str) -> None:
         raise
 
 
+def _open(root: str | Path, *, out: Path, count: int, unit: str):
+    """The checks every preview makes before reading a shard (`count` in 1..MAX_COUNT `unit`, `out`'s
+    format), then the dataset: (out, format, store, DatasetInfo)."""
+    if not 1 <= count <= MAX_COUNT:
+        raise ConfigError(f"--count: expected 1 to {MAX_COUNT} {unit}, got {count}")
+    out = Path(out)
+    fmt = _check_out(out)
+    store = Store.open(str(root))
+    return out, fmt, store, read_dataset_json(store, damaged=VerifyError)
+
+
+def _grid(tiles: list, *, cols: int):
+    """The tiles (PIL images of one size) in rows of `cols`, on a dark ground."""
+    from PIL import Image
+
+    rows = int(np.ceil(len(tiles) / cols))
+    tw, th = tiles[0].size
+    sheet = Image.new("RGB", (cols * tw, rows * th), (20, 20, 20))
+    for i, tile in enumerate(tiles):
+        sheet.paste(tile, ((i % cols) * tw, (i // cols) * th))
+    return sheet
+
+
 def contact_sheet(root: str | Path, *, out: Path, count: int = 16, camera: str = "front") -> Path:
     """Write a grid of `count` (1..MAX_COUNT) samples spread over the dataset, with the TCP and its axes drawn.
 
     `out` ends in .png, .jpg, .jpeg or .webp. The arguments are checked before any shard is read.
     """
-    if not 1 <= count <= MAX_COUNT:
-        raise ConfigError(f"--count: expected 1 to {MAX_COUNT} samples (tiles on one sheet), got {count}")
-    out = Path(out)
-    fmt = _check_out(out)
-    store = Store.open(str(root))
-    ds = read_dataset_json(store, damaged=VerifyError)
+    out, fmt, store, ds = _open(root, out=out, count=count, unit="samples (tiles on one sheet)")
     sheet = sheet_image(store, ds, count=count, camera=camera)
     _save(sheet, out, fmt)
     return out
@@ -125,8 +143,6 @@ def contact_sheet(root: str | Path, *, out: Path, count: int = 16, camera: str =
 def sheet_image(store: Store, ds, *, count: int = 16, camera: str = "front"):
     """The contact sheet of the dataset that `ds` (its DatasetInfo) describes, as a PIL image: `count`
     samples spread over it. The dataset card draws it before dataset.json is written."""
-    from PIL import Image
-
     root = store.uri
     cameras, image = list(ds.config.cameras), f"{camera}.{ds.config.image_format}"
     total, shards = ds.samples, [(s.name, s.first_index, s.samples) for s in ds.shards]
@@ -152,12 +168,7 @@ def sheet_image(store: Store, ds, *, count: int = 16, camera: str = "front"):
             raise VerifyError(f"{name}: unreadable {where} ({type(e).__name__}); run `statgen verify {store.uri}`") from None
     if not tiles:
         raise ConfigError(f"{root}: no samples to preview")
-    cols = int(np.ceil(np.sqrt(len(tiles))))
-    rows = int(np.ceil(len(tiles) / cols))
-    tw, th = tiles[0].size
-    sheet = Image.new("RGB", (cols * tw, rows * th), (20, 20, 20))
-    for i, t in enumerate(tiles):
-        sheet.paste(t, ((i % cols) * tw, (i // cols) * th))
+    sheet = _grid(tiles, cols=int(np.ceil(np.sqrt(len(tiles)))))
     return sheet
 
 
@@ -169,14 +180,9 @@ def episode_strip(root: str | Path, *, out: Path, episode: int, count: int = 10,
     """Write a strip of `count` frames spread over episode `episode` of a trajectory dataset, each with the whole
     episode's TCP path (every step's TCP from its stored labels, projected through this frame's camera) drawn
     over it, the steps already taken solid and the rest thin, plus the TCP and its axes as in the contact sheet."""
-    from PIL import Image, ImageDraw
+    from PIL import ImageDraw
 
-    if not 1 <= count <= MAX_COUNT:
-        raise ConfigError(f"--count: expected 1 to {MAX_COUNT} frames, got {count}")
-    out = Path(out)
-    fmt = _check_out(out)
-    store = Store.open(str(root))
-    ds = read_dataset_json(store, damaged=VerifyError)
+    out, fmt, store, ds = _open(root, out=out, count=count, unit="frames")
     t = ds.config.trajectory
     if t.mode != "trajectory":
         raise ConfigError(f"--episode: {root} was made with --mode independent (no episodes); preview it without --episode")
@@ -217,11 +223,6 @@ def episode_strip(root: str | Path, *, out: Path, episode: int, count: int = 10,
         d.rectangle([0, 14, tile.size[0], 28], fill=(0, 0, 0))
         d.text((3, 15), f"episode {episode} step {k}/{t.steps - 1} t={k / t.hz:.1f} s", fill=PATH_COLOUR)
         tiles.append(tile)
-    cols = min(STRIP_COLS, len(tiles))
-    rows = int(np.ceil(len(tiles) / cols))
-    tw, th = tiles[0].size
-    sheet = Image.new("RGB", (cols * tw, rows * th), (20, 20, 20))
-    for i, tl in enumerate(tiles):
-        sheet.paste(tl, ((i % cols) * tw, (i // cols) * th))
+    sheet = _grid(tiles, cols=min(STRIP_COLS, len(tiles)))
     _save(sheet, out, fmt)
     return out

@@ -148,6 +148,29 @@ def test_a_worker_carries_nothing_from_shard_to_shard(tmp_path):
     assert warm == cold
 
 
+def test_the_draws_before_a_render_need_only_the_looks_geometry(tmp_path, monkeypatch):
+    """The draws apply only a look's layout and cameras (apply_geometry); the render applies it whole.
+    A shard made so equals, byte for byte, one whose draws apply the whole look each time, in batches of
+    4 (each render follows three other samples' draws): no label reads a surface, a light or a colour,
+    and every label reads the cameras as the sample's look moved them."""
+    from statgen.run import producer as producer_mod
+    from statgen.sim.looks import Looks
+
+    def shard(out) -> dict[str, bytes]:
+        p = _producer("full", cameras=("front", "wrist"), **{"randomize.texture_prob": 1.0})
+        try:
+            p.produce(ShardPlan(shard=2, first_index=0, count=8), out)
+        finally:
+            p.close()
+        with tarfile.open(out / "shards/statgen-000002.tar") as tf:
+            return {m.name: tf.extractfile(m).read() for m in tf.getmembers()}
+
+    monkeypatch.setattr(producer_mod, "MAX_BATCH", 4)
+    geometry_only = shard(tmp_path / "geometry")
+    monkeypatch.setattr(Looks, "apply_geometry", lambda self, params, *, data: self.apply(params, data=data))
+    assert shard(tmp_path / "whole") == geometry_only
+
+
 @pytest.mark.parametrize("level", ["none", "appearance", "full"])
 def test_the_wrist_camera_sees_the_gripper_at_every_level(level):
     from statgen.sim.render import SEG_GRIPPER

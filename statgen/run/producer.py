@@ -175,7 +175,8 @@ class ShardProducer:
 
     def _new_look(self, streams: ShardStreams) -> None:
         self.look = self.variation.draw(rng=streams.look)
-        self.variation.apply(self.look, data=self.data)
+        # What the draws and labels read; render() applies the whole look.
+        getattr(self.variation, "apply_geometry", self.variation.apply)(self.look, data=self.data)
         if self.look:  # the scene changed: the feasibility tests' frames (front camera, base) follow it
             self.feasibility.refresh()
 

@@ -496,9 +496,12 @@ class Looks:
         fovy = cam.fovy0 + u[6] * lv["camera_fovy_deg"]
         return _camera_record(eye, quat, fovy, intrinsics(width=cam.spec.width, height=cam.spec.height, fovy_deg=fovy), cam.frame, False)
 
-    def apply(self, params: dict[str, Any], *, data: mujoco.MjData) -> None:
+    def apply(self, params: dict[str, Any], *, data: mujoco.MjData, appearance: bool = True) -> None:
         """Write a look (a `scene` record) into the model and data: its layout when it is not the one
-        applied, then surfaces, lights, headlight, robot colours and cameras. Leaves qpos alone."""
+        applied, then surfaces, lights, headlight, robot colours and cameras. Leaves qpos alone.
+
+        appearance=False (apply_geometry) writes the layout and the cameras only: all that the feasibility
+        tests and the labels read (surfaces stay opaque, so mj_ray sees the same geoms)."""
         if not params:
             return
         m, st = self.model, self.stage
@@ -508,6 +511,18 @@ class Looks:
             self.apply_layout(layout, data)
         elif self.full:
             self.sync_mocap(data)  # another MjData than the layout was written with, or mocap moved
+        if appearance:
+            self._apply_appearance(params)
+        if self.full:
+            self._apply_cameras(params["cameras"])
+        mujoco.mj_camlight(m, data)
+
+    def apply_geometry(self, params: dict[str, Any], *, data: mujoco.MjData) -> None:
+        """The look's layout and cameras only, for the draws before a render (which applies the whole look)."""
+        self.apply(params, data=data, appearance=False)
+
+    def _apply_appearance(self, params: dict[str, Any]) -> None:
+        m, st, layout = self.model, self.stage, params["layout"]
         surfaces = params["surfaces"]
         mat = np.fromiter((x["material"] for x in surfaces), dtype=np.int64, count=len(surfaces))
         mat = np.where(mat < 0, -1, self._materials[np.maximum(mat, 0)])
@@ -531,17 +546,18 @@ class Looks:
         hl.active, hl.ambient, hl.diffuse, hl.specular = int(h["active"]), h["ambient"], h["diffuse"], h["specular"]
         for mid, c in zip(st.robot_materials, params["robot"]):
             m.mat_rgba[mid] = c
-        if self.full:
-            for name, c in params["cameras"].items():
-                cam = self.cams[name]
-                m.cam_pos[cam.id], m.cam_quat[cam.id] = c["pos"], c["quat_wxyz"]
-                if cam.spec.calibrated:
-                    K = np.array(c["K"], dtype=float)
-                    write_intrinsics(m, cam.id, K, width=cam.spec.width, height=cam.spec.height)
-                    self.scene.intrinsics[name] = K
-                else:
-                    m.cam_fovy[cam.id] = c["fovy_deg"]
-        mujoco.mj_camlight(m, data)
+
+    def _apply_cameras(self, cameras: dict[str, Any]) -> None:
+        m = self.model
+        for name, c in cameras.items():
+            cam = self.cams[name]
+            m.cam_pos[cam.id], m.cam_quat[cam.id] = c["pos"], c["quat_wxyz"]
+            if cam.spec.calibrated:
+                K = np.array(c["K"], dtype=float)
+                write_intrinsics(m, cam.id, K, width=cam.spec.width, height=cam.spec.height)
+                self.scene.intrinsics[name] = K
+            else:
+                m.cam_fovy[cam.id] = c["fovy_deg"]
 
 
 def _look_at(eye, target, up, roll: float) -> np.ndarray | None:

@@ -40,6 +40,9 @@ class SceneVariation(Protocol):
 
     def apply(self, params: SceneParams, *, data: mujoco.MjData) -> None: ...
 
+    # Optional: `apply_geometry(params, *, data)`, writing only what the feasibility tests and the labels
+    # read (what moves), for the draws before a render, which calls apply. Without it, apply serves both.
+
 
 class NoVariation:
     """The scene as built, with no record of it (a test's stand-in; statgen's level "none" is

@@ -1,4 +1,4 @@
-# statgen: make setup | demo | test | test-fast | shards | bench | bench-trajectory | bench-looks | bench-levers | bench-robots | probe
+# statgen: make setup | demo | test | test-fast | shards | bench | bench-trajectory | bench-looks | bench-levers | bench-robots | probe | probe-gap
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -16,7 +16,7 @@ endif
 endif
 export MUJOCO_GL ?= egl
 
-.PHONY: setup demo test test-fast shards bench bench-trajectory bench-looks bench-levers bench-robots probe probe-setup clean
+.PHONY: setup demo test test-fast shards bench bench-trajectory bench-looks bench-levers bench-robots probe probe-gap probe-setup clean
 
 setup: $(VENV)/.installed
 
@@ -89,6 +89,12 @@ probe: probe-setup
 		--epochs 5 --eval-every 1 > $(PROBE_OUT)/none-wrist-64.json
 	$(BIN)/python bench/probe_table.py $(PROBE_OUT)/none-front-112.json $(PROBE_OUT)/none-front-64-patch.json \
 		$(PROBE_OUT)/none-wrist-64.json
+
+# The domain-gap table (bench/probe_gap.py): franka and gen3, trained on none and on full, tested on
+# none, on full of another seed and on a held-out look, front and wrist cameras. Datasets that exist
+# are reused, and so are saved results (delete data/gap/results to train again).
+probe-gap: probe-setup
+	nice -n 5 $(BIN)/python bench/probe_gap.py --out data/gap
 
 clean:
 	rm -rf data/demo dist build

@@ -1,0 +1,150 @@
+"""`make probe-gap`: the domain-gap table (issue 14), measured on this machine.
+
+For each robot (default: franka and gen3), statgen datasets with the front and wrist cameras:
+
+  <robot>-none      --randomize none, seed 0            (training)
+  <robot>-full      --randomize full, seed 0            (training)
+  <robot>-none-s1   --randomize none, seed 1            (test: the fixed scene, other configurations)
+  <robot>-full-s1   --randomize full, seed 1            (test: other layouts, looks and textures of full)
+  <robot>-heldout   a look never seen in training, seed 2 (test): textures only from a folder of
+                    images of patterns that statgen's library does not make (dots, rings, cells,
+                    made here with numpy; one library recipe besides), and front-camera ranges
+                    beyond full's (4x the position and target jitter, 3x the roll and fovy, no
+                    shell camera)
+
+then one probe (bench/probe.py, 64 px) per robot, training level and camera, each tested on the
+three test sets. A dataset that exists is reused; results go to OUT/<robot>-<level>-<camera>.json;
+the table is printed at the end (markdown). Usage:
+
+  python bench/probe_gap.py [--robots franka,gen3] [--n-train 10000] [--n-test 1500] [--epochs 5]
+                            [--out data/gap]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HELD_OUT_TEXTURES = 12
+TEST_SETS = ("none-s1", "full-s1", "heldout")
+
+
+def held_out_textures(folder: Path) -> None:
+    """Images of patterns outside statgen's procedural families (polka dots, concentric rings, Voronoi cells)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(2026)
+    yy, xx = np.mgrid[0:256, 0:256] / 256.0
+    for k in range(HELD_OUT_TEXTURES):
+        c0, c1 = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
+        kind = k % 3
+        if kind == 0:  # polka dots
+            f = rng.integers(3, 9)
+            d = np.hypot((xx * f) % 1 - 0.5, (yy * f) % 1 - 0.5)
+            t = (d < rng.uniform(0.15, 0.4)).astype(float)
+        elif kind == 1:  # concentric rings about a random centre
+            cx, cy = rng.uniform(0, 1, 2)
+            t = (np.sin(np.hypot(xx - cx, yy - cy) * rng.uniform(20, 60)) > 0).astype(float)
+        else:  # Voronoi cells, each its own shade
+            pts = rng.uniform(0, 1, (24, 2))
+            d = (xx[..., None] - pts[:, 0]) ** 2 + (yy[..., None] - pts[:, 1]) ** 2
+            t = rng.uniform(0, 1, 24)[np.argmin(d, axis=-1)]
+        rgb = (c0 * (1 - t[..., None]) + c1 * t[..., None]) * 255
+        Image.fromarray(rgb.astype(np.uint8)).save(folder / f"heldout_{k:02d}.png")
+
+
+def held_out_pipeline(out: Path) -> Path:
+    tex = out / "heldout_textures"
+    if not tex.exists():
+        held_out_textures(tex)
+    p = out / "heldout_look.toml"
+    p.write_text(f"""# A look the training sets never showed (bench/probe_gap.py).
+[randomize]
+level = "full"
+texture_dir = "{tex.resolve()}"
+texture_library = 1
+texture_prob = 0.6
+camera_pos_m = 0.12
+camera_target_m = 0.2
+camera_roll_deg = 9.0
+camera_fovy_deg = 12.0
+shell_prob = 0.0
+""")
+    return p
+
+
+def generate(name: str, args: list[str], out: Path) -> None:
+    root = out / name
+    if (root / "dataset.json").exists():
+        print(f"probe-gap: {root} exists, reused", file=sys.stderr)
+        return
+    cmd = [sys.executable, "-m", "statgen.cli", "generate", "--cameras", "front,wrist", "--out", str(root), *args]
+    if (root / "_run" / "run.json").exists():
+        cmd.append("--resume")
+    print("probe-gap: " + " ".join(cmd[2:]), file=sys.stderr)
+    subprocess.run(cmd, check=True, stdout=sys.stderr)  # its summary line goes with the progress, not into the table
+
+
+def probe(out: Path, robot: str, level: str, camera: str, a) -> dict:
+    path = out / "results" / f"{robot}-{level}-{camera}.json"
+    if path.exists():
+        return json.loads(path.read_text().strip().splitlines()[-1])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tests = [x for t in TEST_SETS for x in ("--test", str(out / f"{robot}-{t}"))]
+    cmd = [sys.executable, str(Path(__file__).with_name("probe.py")), str(out / f"{robot}-{level}"), *tests, "--camera", camera,
+           "--size", "64", "--n", str(a.n_train), "--n-test", str(a.n_test), "--epochs", str(a.epochs), "--seed", "0"]
+    print("probe-gap: " + " ".join(cmd[1:]), file=sys.stderr)
+    p = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    path.write_text(p.stdout)
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def table(rows: list[tuple[str, str, str, dict]]) -> str:
+    head = ("| robot | train | camera | train min (cpu) | " + " | ".join(f"{t}: pos median cm" for t in TEST_SETS)
+            + " | gap: held-out / in-distribution | " + " | ".join(f"{t}: gripper acc" for t in TEST_SETS) + " | baseline pos cm |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for robot, level, camera, r in rows:
+        by = {Path(t["test"]).name.removeprefix(f"{robot}-"): t for t in r["tests"]}
+        ind = by["none-s1" if level == "none" else "full-s1"]["pos_median_cm"]
+        gap = by["heldout"]["pos_median_cm"] / ind
+        lines.append(f"| {robot} | {level} | {camera} | {r['train_seconds'] / 60:.1f} ({r['train_cpu_seconds'] / 60:.1f}) | "
+                     + " | ".join(f"{by[t]['pos_median_cm']:.1f}" for t in TEST_SETS) + f" | {gap:.2f}x | "
+                     + " | ".join(f"{by[t]['gripper_acc']:.3f}" for t in TEST_SETS) + f" | {by['full-s1']['baseline_pos_median_cm']:.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--robots", default="franka,gen3")
+    ap.add_argument("--n-train", type=int, default=10000)
+    ap.add_argument("--n-test", type=int, default=1500)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--out", default="data/gap")
+    a = ap.parse_args()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    heldout = held_out_pipeline(out)
+    robots = a.robots.split(",")
+    for r in robots:
+        base = ["--robot", r, "--quiet"]
+        generate(f"{r}-none", [*base, "--n", str(a.n_train), "--randomize", "none", "--seed", "0"], out)
+        generate(f"{r}-full", [*base, "--n", str(a.n_train), "--randomize", "full", "--seed", "0"], out)
+        generate(f"{r}-none-s1", [*base, "--n", str(a.n_test), "--randomize", "none", "--seed", "1"], out)
+        generate(f"{r}-full-s1", [*base, "--n", str(a.n_test), "--randomize", "full", "--seed", "1"], out)
+        generate(f"{r}-heldout", [*base, "--n", str(a.n_test), "--pipeline", str(heldout), "--seed", "2"], out)
+    print(f"probe-gap: datasets ready after {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    rows = [(r, level, cam, probe(out, r, level, cam, a)) for r in robots for level in ("none", "full") for cam in ("front", "wrist")]
+    print(table(rows))
+    print(f"\nprobe-gap: {time.perf_counter() - t0:.0f} s in all ({a.n_train} training samples, {a.epochs} epochs, 64 px)")
+
+
+if __name__ == "__main__":
+    main()

@@ -62,7 +62,7 @@ def held_out_textures(folder: Path) -> None:
 
 def held_out_pipeline(out: Path) -> Path:
     tex = out / "heldout_textures"
-    if not tex.exists():
+    if len(list(tex.glob("heldout_*.png"))) != HELD_OUT_TEXTURES:  # absent, or a stopped run's half
         held_out_textures(tex)
     p = out / "heldout_look.toml"
     p.write_text(f"""# A look the training sets never showed (bench/probe_gap.py).
@@ -80,9 +80,12 @@ shell_prob = 0.0
     return p
 
 
-def generate(name: str, args: list[str], out: Path) -> None:
+def generate(name: str, args: list[str], out: Path, n: int) -> None:
     root = out / name
     if (root / "dataset.json").exists():
+        have = json.loads((root / "dataset.json").read_text())["config"]["n"]
+        if have != n:
+            raise SystemExit(f"probe-gap: {root} holds {have} samples, not {n}: delete it (and {out / 'results'}) or pass the n it was made with")
         print(f"probe-gap: {root} exists, reused", file=sys.stderr)
         return
     cmd = [sys.executable, "-m", "statgen.cli", "generate", "--cameras", "front,wrist", "--out", str(root), *args]
@@ -95,7 +98,10 @@ def generate(name: str, args: list[str], out: Path) -> None:
 def probe(out: Path, robot: str, level: str, camera: str, a) -> dict:
     path = out / "results" / f"{robot}-{level}-{camera}.json"
     if path.exists():
-        return json.loads(path.read_text().strip().splitlines()[-1])
+        r = json.loads(path.read_text().strip().splitlines()[-1])
+        if (r["train_samples"], r["epochs"], r["tests"][0]["samples"]) != (a.n_train, a.epochs, a.n_test):
+            raise SystemExit(f"probe-gap: {path} was trained with other --n-train/--epochs/--n-test: delete {out / 'results'} to train again")
+        return r
     path.parent.mkdir(parents=True, exist_ok=True)
     tests = [x for t in TEST_SETS for x in ("--test", str(out / f"{robot}-{t}"))]
     cmd = [sys.executable, str(Path(__file__).with_name("probe.py")), str(out / f"{robot}-{level}"), *tests, "--camera", camera,
@@ -108,7 +114,7 @@ def probe(out: Path, robot: str, level: str, camera: str, a) -> dict:
 
 def table(rows: list[tuple[str, str, str, dict]]) -> str:
     head = ("| robot | train | camera | train min (cpu) | " + " | ".join(f"{t}: pos median cm" for t in TEST_SETS)
-            + " | gap: held-out / in-distribution | " + " | ".join(f"{t}: gripper acc" for t in TEST_SETS) + " | baseline pos cm |")
+            + " | gap: held-out / in-distribution | " + " | ".join(f"{t}: gripper acc" for t in TEST_SETS) + " | baseline pos cm (full-s1) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for robot, level, camera, r in rows:
         by = {Path(t["test"]).name.removeprefix(f"{robot}-"): t for t in r["tests"]}
@@ -135,11 +141,11 @@ def main() -> None:
     robots = a.robots.split(",")
     for r in robots:
         base = ["--robot", r, "--quiet"]
-        generate(f"{r}-none", [*base, "--n", str(a.n_train), "--randomize", "none", "--seed", "0"], out)
-        generate(f"{r}-full", [*base, "--n", str(a.n_train), "--randomize", "full", "--seed", "0"], out)
-        generate(f"{r}-none-s1", [*base, "--n", str(a.n_test), "--randomize", "none", "--seed", "1"], out)
-        generate(f"{r}-full-s1", [*base, "--n", str(a.n_test), "--randomize", "full", "--seed", "1"], out)
-        generate(f"{r}-heldout", [*base, "--n", str(a.n_test), "--pipeline", str(heldout), "--seed", "2"], out)
+        generate(f"{r}-none", [*base, "--n", str(a.n_train), "--randomize", "none", "--seed", "0"], out, a.n_train)
+        generate(f"{r}-full", [*base, "--n", str(a.n_train), "--randomize", "full", "--seed", "0"], out, a.n_train)
+        generate(f"{r}-none-s1", [*base, "--n", str(a.n_test), "--randomize", "none", "--seed", "1"], out, a.n_test)
+        generate(f"{r}-full-s1", [*base, "--n", str(a.n_test), "--randomize", "full", "--seed", "1"], out, a.n_test)
+        generate(f"{r}-heldout", [*base, "--n", str(a.n_test), "--pipeline", str(heldout), "--seed", "2"], out, a.n_test)
     print(f"probe-gap: datasets ready after {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     rows = [(r, level, cam, probe(out, r, level, cam, a)) for r in robots for level in ("none", "full") for cam in ("front", "wrist")]
     print(table(rows))

@@ -166,9 +166,32 @@ def test_the_draws_before_a_render_need_only_the_looks_geometry(tmp_path, monkey
             return {m.name: tf.extractfile(m).read() for m in tf.getmembers()}
 
     monkeypatch.setattr(producer_mod, "MAX_BATCH", 4)
+    calls = []
+    geometry = Looks.apply_geometry
+    monkeypatch.setattr(Looks, "apply_geometry", lambda self, params, *, data: calls.append(self._opaque) or geometry(self, params, data=data))
     geometry_only = shard(tmp_path / "geometry")
+    assert calls and all(calls), "the draws go through apply_geometry, which skips the appearance here"
     monkeypatch.setattr(Looks, "apply_geometry", lambda self, params, *, data: self.apply(params, data=data))
     assert shard(tmp_path / "whole") == geometry_only
+
+
+def test_a_surface_that_starts_transparent_gets_the_whole_look_before_the_draws():
+    """mj_ray skips a geom with alpha 0, and a look makes every surface opaque: when a surface starts
+    transparent, apply_geometry writes the appearance too, so ee_visible cannot depend on whether the
+    worker has rendered before."""
+    from statgen.sim.looks import Looks
+
+    p = _producer("full", render=False)
+    try:
+        m, top = p.scene.model, p.scene.stage.table_top
+        m.geom_rgba[top, 3] = 0.0
+        looks = Looks(p.scene)
+        assert not looks._opaque
+        looks.initialize_shard(rng=np.random.default_rng(0), shard=0)
+        looks.apply_geometry(looks.draw(rng=np.random.default_rng(1)), data=p.data)
+        assert m.geom_rgba[top, 3] == 1.0
+    finally:
+        p.close()
 
 
 @pytest.mark.parametrize("level", ["none", "appearance", "full"])
@@ -217,7 +240,7 @@ def test_distractors_stay_on_the_table_and_off_the_robot_base():
     seen = 0
     for shard in range(40):
         streams = p.start_shard(shard)
-        p.variation.apply(p.variation.draw(rng=streams.look), data=d)  # as the producer does before a shard's first draw
+        p.variation.apply(p.variation.draw(rng=streams.look), data=d)  # a look's layout, as before a shard's first draw
         mujoco.mj_kinematics(m, d)
         top = st.table_top
         tlo, thi = d.geom_xpos[top] - m.geom_size[top], d.geom_xpos[top] + m.geom_size[top]  # the top is axis-aligned

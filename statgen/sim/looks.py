@@ -161,6 +161,11 @@ class Looks:
         self._plan, self._plan_for = None, None
         self._mocap = np.array([d.mocap for d in st.distractors], dtype=np.int64)
         self._mocap_body = np.array([d.body for d in st.distractors], dtype=np.int64)
+        # mj_ray (the ee_visible label) skips a geom whose colour or material has alpha 0. A look writes
+        # alpha 1 everywhere, so the draws may skip the appearance only if nothing it writes starts at 0.
+        geoms = np.concatenate([self._fixed_geoms, np.array([d.geom for d in st.distractors], dtype=np.int64)])
+        mats = [*st.materials, *(st.robot_materials if self._n_robot else ()), *(int(i) for i in m.geom_matid[geoms] if i >= 0)]
+        self._opaque = bool(np.all(m.geom_rgba[geoms, 3] > 0) and np.all(m.mat_rgba[mats, 3] > 0))
         for g in (*st.walls, *st.legs):
             m.geom_sameframe[g] = 0  # their geom_pos and geom_quat are edited
         for i in st.other_lights:
@@ -501,7 +506,8 @@ class Looks:
         applied, then surfaces, lights, headlight, robot colours and cameras. Leaves qpos alone.
 
         appearance=False (apply_geometry) writes the layout and the cameras only: all that the feasibility
-        tests and the labels read (surfaces stay opaque, so mj_ray sees the same geoms)."""
+        tests and the labels read. mj_ray reads colours only through alpha == 0, and a look's alphas are all 1,
+        so this holds when no surface starts transparent (self._opaque; else apply_geometry applies all)."""
         if not params:
             return
         m, st = self.model, self.stage
@@ -518,8 +524,9 @@ class Looks:
         mujoco.mj_camlight(m, data)
 
     def apply_geometry(self, params: dict[str, Any], *, data: mujoco.MjData) -> None:
-        """The look's layout and cameras only, for the draws before a render (which applies the whole look)."""
-        self.apply(params, data=data, appearance=False)
+        """The look's layout and cameras only, for the draws before a render (which applies the whole look);
+        the whole look when a surface it colours starts transparent (alpha 0), which mj_ray would skip."""
+        self.apply(params, data=data, appearance=not self._opaque)
 
     def _apply_appearance(self, params: dict[str, Any]) -> None:
         m, st, layout = self.model, self.stage, params["layout"]

@@ -11,7 +11,7 @@
              mjr_uploadTexture, GL_LINEAR filter set again [ms]; and making its pixels from a
              recipe with numpy [ms]. Both happen per shard (8 slots), never per sample
 
-Usage: python bench/looks.py [--n 6000] [--rounds 2]
+Usage: python bench/looks.py [--n 6000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def cpu_rate(out: Path) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=6000, help="samples per generate run (2 workers: at least 2 shards each)")
-    ap.add_argument("--rounds", type=int, default=2, help="generate runs per level, interleaved")
+    ap.add_argument("--rounds", type=int, default=3, help="generate runs per level, interleaved")
     ap.add_argument("--frames", type=int, default=100)
     a = ap.parse_args()
     runs: dict[str, list[dict]] = {"none": [], "full": []}
@@ -124,6 +124,10 @@ def main() -> None:
     cpu = {lv: [r["cpu"] for r in rs] for lv, rs in runs.items()}
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {runs['none'][0]['gl']}, "
           f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.1f}")
+    print()
+    # Each round runs the two levels back to back: the ratio within a round sees the least drift.
+    paired = {k: statistics.median(f[k] / n[k] for f, n in zip(runs["full"], runs["none"])) for k in ("steady", "cpu")}
+    print(f"full / none, median over {a.rounds} rounds of the ratio within each round: {paired['steady']:.2f} (wall), {paired['cpu']:.2f} (CPU)")
     print()
     print("| level (2 workers, warm) | samples/s (wall), each run | samples per CPU-second, each run | full / none (wall, best) | full / none (CPU, best) |")
     print("|---|---|---|---|---|")

@@ -80,7 +80,12 @@ shell_prob = 0.0
     return p
 
 
-def generate(name: str, args: list[str], out: Path, n: int) -> None:
+def _last_json(text: str) -> dict:
+    """The JSON object on the last line of bench/probe.py's stdout."""
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def generate(name: str, args: list[str], out: Path, *, n: int) -> None:
     root = out / name
     if (root / "dataset.json").exists():
         have = json.loads((root / "dataset.json").read_text())["config"]["n"]
@@ -88,7 +93,7 @@ def generate(name: str, args: list[str], out: Path, n: int) -> None:
             raise SystemExit(f"probe-gap: {root} holds {have} samples, not {n}: delete it (and {out / 'results'}) or pass the n it was made with")
         print(f"probe-gap: {root} exists, reused", file=sys.stderr)
         return
-    cmd = [sys.executable, "-m", "statgen.cli", "generate", "--cameras", "front,wrist", "--out", str(root), *args]
+    cmd = [sys.executable, "-m", "statgen.cli", "generate", "--cameras", "front,wrist", "--n", str(n), "--out", str(root), *args]
     if (root / "_run" / "run.json").exists():
         cmd.append("--resume")
     print("probe-gap: " + " ".join(cmd[2:]), file=sys.stderr)
@@ -98,7 +103,7 @@ def generate(name: str, args: list[str], out: Path, n: int) -> None:
 def probe(out: Path, robot: str, level: str, camera: str, a) -> dict:
     path = out / "results" / f"{robot}-{level}-{camera}.json"
     if path.exists():
-        r = json.loads(path.read_text().strip().splitlines()[-1])
+        r = _last_json(path.read_text())
         if (r["train_samples"], r["epochs"], r["tests"][0]["samples"]) != (a.n_train, a.epochs, a.n_test):
             raise SystemExit(f"probe-gap: {path} was trained with other --n-train/--epochs/--n-test: delete {out / 'results'} to train again")
         return r
@@ -109,7 +114,7 @@ def probe(out: Path, robot: str, level: str, camera: str, a) -> dict:
     print("probe-gap: " + " ".join(cmd[1:]), file=sys.stderr)
     p = subprocess.run(cmd, check=True, capture_output=True, text=True)
     path.write_text(p.stdout)
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    return _last_json(p.stdout)
 
 
 def table(rows: list[tuple[str, str, str, dict]]) -> str:
@@ -139,13 +144,16 @@ def main() -> None:
     t0 = time.perf_counter()
     heldout = held_out_pipeline(out)
     robots = a.robots.split(",")
+    datasets = [  # name suffix, samples, seed, what sets the look
+        ("none", a.n_train, 0, ["--randomize", "none"]),
+        ("full", a.n_train, 0, ["--randomize", "full"]),
+        ("none-s1", a.n_test, 1, ["--randomize", "none"]),
+        ("full-s1", a.n_test, 1, ["--randomize", "full"]),
+        ("heldout", a.n_test, 2, ["--pipeline", str(heldout)]),
+    ]
     for r in robots:
-        base = ["--robot", r, "--quiet"]
-        generate(f"{r}-none", [*base, "--n", str(a.n_train), "--randomize", "none", "--seed", "0"], out, a.n_train)
-        generate(f"{r}-full", [*base, "--n", str(a.n_train), "--randomize", "full", "--seed", "0"], out, a.n_train)
-        generate(f"{r}-none-s1", [*base, "--n", str(a.n_test), "--randomize", "none", "--seed", "1"], out, a.n_test)
-        generate(f"{r}-full-s1", [*base, "--n", str(a.n_test), "--randomize", "full", "--seed", "1"], out, a.n_test)
-        generate(f"{r}-heldout", [*base, "--n", str(a.n_test), "--pipeline", str(heldout), "--seed", "2"], out, a.n_test)
+        for suffix, n, seed, look in datasets:
+            generate(f"{r}-{suffix}", ["--robot", r, "--quiet", "--seed", str(seed), *look], out, n=n)
     print(f"probe-gap: datasets ready after {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     rows = [(r, level, cam, probe(out, r, level, cam, a)) for r in robots for level in ("none", "full") for cam in ("front", "wrist")]
     print(table(rows))

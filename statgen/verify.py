@@ -52,7 +52,7 @@ from statgen.storage.fs import Store
 from statgen.storage.run import RUN_JSON
 from statgen.storage.read import iter_shard, read_dataset_json
 from statgen.storage.shards import index_name, shard_name
-from statgen.wording import counted
+from statgen.wording import counted, their
 
 FK_TOL = 1e-6  # [m] and unitless (quaternion, rot6d): stored floats are exact JSON reprs, FK is deterministic
 REDRAW_TOL = 1e-9  # [rad or m]: a re-drawn qpos is the same arithmetic on the same random numbers
@@ -98,7 +98,7 @@ class Report:
         checked = "" if self.samples == self.listed else f", checked {self.samples} of {self.listed} samples"
         if self.ok:
             how = f"{self.fk_checked} re-checked by FK, {counted(self.redrawn, 'shard')} re-drawn from the seed" if self.fk else "FK and seed checks skipped: --no-fk"
-            how += f", {self.rerendered} re-rendered from {'its' if self.rerendered == 1 else 'their'} scene record" if self.rerendered else ""
+            how += f", {self.rerendered} re-rendered from {their(self.rerendered)} scene record" if self.rerendered else ""
             out.append(f"verified {counted(self.samples, 'sample')} in {counted(len(self.shard_status), 'shard')} ({how}): OK")
         else:
             out.append(f"{counted(len(self.problems), 'problem')} in {self.root}{checked}. {self.repair}")
@@ -511,7 +511,7 @@ def verify(root: str | Path, *, fk_samples: int | None = None, assets_dir: str |
         if checker is not None:
             checker.close()
     if rep.rerendered:
-        rep.notes.append(f"{counted(rep.rerendered, 'sample')} re-rendered from {'its' if rep.rerendered == 1 else 'their'} scene record: largest mean difference {checker.max_diff:.3g} grey levels (bound {RERENDER_TOL})")
+        rep.notes.append(f"{counted(rep.rerendered, 'sample')} re-rendered from {their(rep.rerendered)} scene record: largest mean difference {checker.max_diff:.3g} grey levels (bound {RERENDER_TOL})")
     rep.samples = sum(sh.read for sh in shards)
     rep.listed = sum(s.samples for s in ds.shards)
     redraws = [sh.redraw for sh in shards if sh.redraw is not None]

@@ -13,7 +13,7 @@ import pytest
 from conftest import resolved
 
 from statgen.config import RenderSettings, build_config
-from statgen.config.task import CameraSpec
+from statgen.config.task import CameraSpec, Shell
 from statgen.run.job import Job
 from statgen.run.producer import ShardProducer
 from statgen.schema import Acceptance
@@ -167,5 +167,46 @@ def test_the_rendered_image_uses_the_stored_K_at_full():
             Ks.add(str(s.cameras["front"].K))
             assert s.cameras["front"].K[0][2] == K_GIVEN[0][2] and s.cameras["front"].K[1][2] == K_GIVEN[1][2]
         assert len(Ks) == 4, "the focal length is jittered per sample"
+    finally:
+        p.close()
+
+
+SHELL = Shell(distance=(1.2, 1.8), azimuth_deg=(-40.0, 40.0), elevation_deg=(15.0, 50.0), target_scale=0.5)
+
+
+# The shell is drawn in the base frame; a calibrated camera rides on the state frame's body (ur5e: not its
+# model's base body), so its drawn pose must be stored in that body's frame, not in the world's.
+@pytest.mark.parametrize("robot,calibrated", [("franka", False), ("franka", True), ("ur5e", True)])
+def test_a_shell_camera_stands_on_its_shell_and_looks_into_the_workspace(robot, calibrated):
+    """shell_prob 1: every sample's camera, as rendered (T_world_cam from MjData), stands at a distance,
+    azimuth and elevation from the base origin within the shell's ranges, in the base frame of the labels,
+    and its optical axis passes through the central target_scale part of the workspace box. A calibrated
+    camera keeps the K it was given. The record says shell."""
+    spec, task, model = resolved(robot)
+    cam = _task(robot).cameras[0] if calibrated else task.camera("front")
+    task = dataclasses.replace(task, cameras=(dataclasses.replace(cam, shell=SHELL),))
+    cfg = build_config({"robot": robot, "n": 4, "randomize.level": "full", "randomize.shell_prob": 1.0, "randomize.camera_focal_frac": 0.0})
+    p = ShardProducer(Job(config=cfg, robot=spec, task=task, model=model), render=False)
+    lo, hi = np.array(spec.workspace_min), np.array(spec.workspace_max)
+    c, h = (lo + hi) / 2, (hi - lo) / 2 * SHELL.target_scale
+    try:
+        for shard in (0, 1):  # two layouts: two base poses
+            streams, acc = p.start_shard(shard), Acceptance()
+            for i in range(4):
+                s, look = p.sample(streams, i, acc)
+                assert look["cameras"]["front"]["shell"] is True
+                T_base_cam = np.linalg.inv(np.array(s.T_world_base)) @ np.array(s.cameras["front"].T_world_cam)
+                eye, axis = T_base_cam[:3, 3], T_base_cam[:3, 2]  # OpenCV: z is the optical axis
+                d = np.linalg.norm(eye)
+                assert SHELL.distance[0] - 1e-9 <= d <= SHELL.distance[1] + 1e-9, d
+                el, az = np.degrees(np.arcsin(eye[2] / d)), np.degrees(np.arctan2(eye[1], eye[0]))
+                assert SHELL.elevation_deg[0] - 1e-6 <= el <= SHELL.elevation_deg[1] + 1e-6, el
+                assert SHELL.azimuth_deg[0] - 1e-6 <= az <= SHELL.azimuth_deg[1] + 1e-6, az
+                # slab test: the ray eye + t * axis (t > 0) meets the box c +- h
+                t0, t1 = (c - h - eye) / axis, (c + h - eye) / axis
+                enter, leave = np.minimum(t0, t1).max(), np.maximum(t0, t1).min()
+                assert 0 < enter <= leave + 1e-9, (enter, leave)
+                if calibrated:
+                    assert s.cameras["front"].K == [list(r) for r in K_GIVEN]
     finally:
         p.close()

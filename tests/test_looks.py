@@ -381,3 +381,75 @@ def test_a_layout_moves_the_whole_robot_with_its_state_frame():
     p_tcp = np.linalg.inv(T_world_state) @ np.array([*d.site_xpos[ix.tcp_site], 1.0])
     np.testing.assert_allclose(state.ee_pos, p_tcp[:3], atol=1e-9)
     p.close()
+
+
+@pytest.mark.parametrize("robot_colors", [False, True])
+def test_the_robots_colours_change_only_when_a_pipeline_asks(robot_colors):
+    """Default (randomize.robot_colors false): over several full looks, the robot's geoms and their
+    materials keep the colours the model was compiled with. With robot_colors: the materials' colours
+    change, and sample 0 rendered again with another look's robot colours changes pixels only where the
+    robot is (its segmentation mask, rendered by the same renderer, no MSAA)."""
+    p = _producer("full", **{"randomize.robot_colors": robot_colors, "seg": True})
+    m, robot = p.scene.model, p.scene.index.robot_geoms
+    mats = np.unique(m.geom_matid[robot][m.geom_matid[robot] >= 0])
+    geom_rgba0, mat_rgba0 = m.geom_rgba[robot].copy(), m.mat_rgba[mats].copy()
+    try:
+        streams, acc = p.start_shard(0), Acceptance()
+        drawn = [p.sample(streams, i, acc) for i in range(3)]
+        images = [p.render(s, look) for s, look in drawn]
+        np.testing.assert_array_equal(m.geom_rgba[robot], geom_rgba0)
+        if not robot_colors:
+            np.testing.assert_array_equal(m.mat_rgba[mats], mat_rgba0)
+            assert all(look["robot"] == [] for _, look in drawn)
+            return
+        assert not np.array_equal(m.mat_rgba[mats], mat_rgba0)
+        (s0, look0), (_, look1) = drawn[0], drawn[1]
+        look = {**look0, "robot": look1["robot"]}
+        img = p.render(s0, look)["front"]
+        changed = np.any(img["rgb"] != images[0]["front"]["rgb"], axis=-1)
+        on_robot = images[0]["front"]["seg"] > 0
+        assert changed.sum() > 100, "another look's robot colours changed no pixel"
+        assert not np.any(changed & ~on_robot), f"{int((changed & ~on_robot).sum())} changed pixels off the robot"
+    finally:
+        p.close()
+
+
+def test_the_users_meshes_become_distractors_resting_on_the_table(tmp_path):
+    """randomize.mesh_dir: a tetrahedron of edges 3 x 1 x 2 (an .obj), at full. Over a few layouts one
+    places it; checked in the compiled model as laid out, from MuJoCo's own vertices in the world: the same
+    shape (its sorted pairwise vertex distances equal the file's scaled so that the largest extent is
+    2 * 7 cm, distractor_size_m's default upper end), resting on the table top within its edges, not touching the robot base; the record names
+    the file."""
+    from itertools import combinations
+
+    verts = np.array([[0.0, 0.0, 0.0], [3.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 2.0]])
+    (tmp_path / "wedge.obj").write_text("".join(f"v {x} {y} {z}\n" for x, y, z in verts) + "f 1 3 2\nf 1 2 4\nf 1 4 3\nf 2 3 4\n")
+    p = _producer("full", render=False, **{"randomize.mesh_dir": str(tmp_path)})
+    m, st, d = p.scene.model, p.scene.stage, p.data
+    want = np.sort([np.linalg.norm(a - b) for a, b in combinations(verts * (2 * 0.07 / 3.0), 2)])
+    base_geoms = np.flatnonzero(m.geom_bodyid == p.scene.index.root_body)
+    try:
+        for shard in range(40):
+            p.variation.apply(p.variation.draw(rng=p.start_shard(shard).look), data=d)
+            mesh = [x for x in p.variation.layout["distractors"] if x["active"] and x["shape"] == "mesh"]
+            if mesh:
+                break
+        else:
+            raise AssertionError("no layout in 40 placed the user's mesh")
+        assert mesh[0]["mesh"] == "wedge.obj"
+        mujoco.mj_kinematics(m, d)
+        g = st.distractors[mesh[0]["slot"]].geom
+        assert m.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH
+        mid = m.geom_dataid[g]
+        local = m.mesh_vert[m.mesh_vertadr[mid]:m.mesh_vertadr[mid] + m.mesh_vertnum[mid]]
+        world = local @ d.geom_xmat[g].reshape(3, 3).T + d.geom_xpos[g]
+        assert len(world) == 4
+        np.testing.assert_allclose(np.sort([np.linalg.norm(a - b) for a, b in combinations(world, 2)]), want, atol=1e-6)
+        top = st.table_top
+        tlo, thi = d.geom_xpos[top] - m.geom_size[top], d.geom_xpos[top] + m.geom_size[top]
+        assert abs(world[:, 2].min() - thi[2]) < 2e-4, "the mesh does not rest on the table top"
+        assert np.all(world[:, :2] >= tlo[:2]) and np.all(world[:, :2] <= thi[:2]), "the mesh overhangs the table"
+        for other in base_geoms:
+            assert mujoco.mj_geomDistance(m, d, int(g), int(other), 1.0, None) > 0
+    finally:
+        p.close()

@@ -479,9 +479,9 @@ class Looks:
                     break
             else:
                 return self._jitter(cam, rng, roll)
-            fovy = cam.fovy0 + rng.uniform(-lv["camera_fovy_deg"], lv["camera_fovy_deg"])
-            return _camera_record(eye, R_to_quat_wxyz(R), fovy, intrinsics(width=cam.spec.width, height=cam.spec.height, fovy_deg=fovy),
-                                  cam.frame, True)
+            if cam.frame != "world":  # a calibrated camera rides on the state frame's body: its pose is stored in that frame
+                eye, R = T_wb[:3, :3].T @ (eye - T_wb[:3, 3]), T_wb[:3, :3].T @ R
+            return self._lens(cam, eye, R_to_quat_wxyz(R), rng.uniform(-1.0, 1.0), shell=True)
         return self._jitter(cam, rng, roll)
 
     def _jitter(self, cam: _Camera, rng: np.random.Generator, roll: float) -> dict[str, Any]:
@@ -492,14 +492,19 @@ class Looks:
         R = _look_at(eye, target, cam.up_t, roll)
         if R is None:
             eye, R = cam.eye.tolist(), _look_at(cam.eye.tolist(), cam.target.tolist(), cam.up_t, roll)
-        quat = R_to_quat_wxyz(R)
+        return self._lens(cam, eye, R_to_quat_wxyz(R), u[6], shell=False)
+
+    def _lens(self, cam: _Camera, eye, quat, u: float, *, shell: bool) -> dict[str, Any]:
+        """A camera record at a drawn pose, its intrinsics jittered by u in [-1, 1]: a calibrated camera keeps its
+        K, its focal lengths scaled by up to camera_focal_frac; any other camera's fovy moves by up to camera_fovy_deg."""
+        lv = self.lv
         if cam.spec.calibrated:
-            s = 1 + u[6] * lv["camera_focal_frac"]
+            s = 1 + u * lv["camera_focal_frac"]
             K = cam.K0.copy()
             K[0, 0], K[1, 1] = K[0, 0] * s, K[1, 1] * s
-            return _camera_record(eye, quat, math.degrees(2 * math.atan2(cam.spec.height / 2, K[1, 1])), K, cam.frame, False)
-        fovy = cam.fovy0 + u[6] * lv["camera_fovy_deg"]
-        return _camera_record(eye, quat, fovy, intrinsics(width=cam.spec.width, height=cam.spec.height, fovy_deg=fovy), cam.frame, False)
+            return _camera_record(eye, quat, math.degrees(2 * math.atan2(cam.spec.height / 2, K[1, 1])), K, cam.frame, shell)
+        fovy = cam.fovy0 + u * lv["camera_fovy_deg"]
+        return _camera_record(eye, quat, fovy, intrinsics(width=cam.spec.width, height=cam.spec.height, fovy_deg=fovy), cam.frame, shell)
 
     def apply(self, params: dict[str, Any], *, data: mujoco.MjData, appearance: bool = True) -> None:
         """Write a look (a `scene` record) into the model and data: its layout when it is not the one

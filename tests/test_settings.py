@@ -64,6 +64,24 @@ def test_identity_round_trips_through_values_from_identity():
     assert complete_identity(old) == identity
 
 
+@pytest.mark.parametrize("key,other", [("render.visual_max_error", 0.01), ("text_kinds", ("rosa",))])
+def test_a_later_setting_at_its_default_leaves_older_identities_as_they_were(key, other):
+    """A setting declared omit_default (top level or in a group) is absent from the identity at its default,
+    present otherwise; an older identity (without it) stays complete as it is, and reads back at the default."""
+    group, _, name = key.rpartition(".")
+
+    def get(identity):
+        return (identity.get(group, {}) if group else identity).get(name, "absent")
+
+    assert SETTINGS[key].meta.omit_default
+    default = build_config({"robot": "franka", "n": 5}).identity()
+    changed = build_config({"robot": "franka", "n": 5, key: other}).identity()
+    assert get(default) == "absent"
+    assert json.loads(json.dumps(get(changed))) == json.loads(json.dumps(other))
+    assert complete_identity(default) == default
+    assert build_config(values_from_identity(default)).identity() == default
+
+
 def test_identity_settings_are_the_documented_ones():
     not_identity = {k for k, d in SETTINGS.items() if not d.meta.identity}
     assert not_identity == {"out", "workers", "assets", "address", "resume", "progress", "pipeline", "overwrite"}

@@ -63,8 +63,7 @@ class Setting:
     metavar: str | None = None
     lever: Any = None  # a randomisation lever: its built-in value (the pipeline's None defers to the task, then to this)
     legacy: Any = "<default>"  # the value of a dataset made before the setting existed, when it is not the default
-    omit_none: bool = False  # left out of the run identity while None (a later setting: earlier datasets stay as they were)
-    omit_default: bool = False  # left out of the run identity at its default (so that older identities stay as they were)
+    omit_default: bool = False  # left out of the run identity at its default (a later setting: older identities stay as they were)
 
 
 def setting(default: Any = MISSING, *, default_factory: Any = MISSING, **meta: Any) -> Any:
@@ -125,7 +124,7 @@ class RenderSettings:
                                              check=lambda v: None if 0.0 <= v < MAX_VISUAL_REDUCTION else f"expected a fraction in [0, {MAX_VISUAL_REDUCTION}), got {v}")
     # The simplifier's bound on the surface error, as a fraction of each mesh's extent; 0: none (unbounded quadric
     # decimation, statgen's first simplifier). None: the robot's own ([render] max_error), else none.
-    visual_max_error: float | None = setting(None, kind="float", toml="render.visual_max_error", omit_none=True,
+    visual_max_error: float | None = setting(None, kind="float", toml="render.visual_max_error", omit_default=True,
                                              check=lambda v: None if 0.0 <= v < 1.0 else f"expected a fraction of the mesh extent in [0, 1) (0: no bound), got {v}")
 
 
@@ -327,7 +326,7 @@ def _identity_of(obj: Any) -> dict[str, Any]:
         meta = f.metadata.get("setting")
         if f.name in NESTED:
             out[f.name] = _identity_of(v)
-        elif meta.identity and not (meta.omit_none and v is None):
+        elif meta.identity:
             out[f.name] = v
     return _omitted(out)
 
@@ -336,8 +335,11 @@ def _omitted(identity: dict[str, Any]) -> dict[str, Any]:
     """An identity without what it leaves out: a setting declared omit_default at its default, and the
     trajectory group in independent mode (an independent dataset's identity is what it was before them)."""
     for d in SETTINGS.values():
-        if d.meta.omit_default and "." not in d.key and d.key in identity and _plain(identity[d.key]) == _plain(d.default):
-            del identity[d.key]
+        if d.meta.omit_default:
+            g, _, name = d.key.rpartition(".")
+            group = identity.get(g) if g else identity
+            if isinstance(group, dict) and name in group and _plain(group[name]) == _plain(d.default):
+                del group[name]
     traj = identity.get("trajectory")
     if isinstance(traj, dict) and traj.get("mode", "independent") == "independent":
         del identity["trajectory"]
@@ -502,7 +504,7 @@ def complete_identity(config: Mapping[str, Any]) -> dict[str, Any]:
     before a setting existed was made with its default (which, by rule, is the old behaviour)."""
     out = json.loads(json.dumps(dict(config)))
     for d in SETTINGS.values():
-        if not d.meta.identity or d.default is MISSING or (d.meta.omit_none and d.default is None):
+        if not d.meta.identity or d.default is MISSING:
             continue
         g, _, name = d.key.rpartition(".")
         target = out.setdefault(g, {}) if g else out

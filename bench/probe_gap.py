@@ -16,8 +16,11 @@ then one probe (bench/probe.py, 64 px) per robot, training level and camera, eac
 three test sets. A dataset that exists is reused; results go to OUT/<robot>-<level>-<camera>.json;
 the table is printed at the end (markdown). Usage:
 
-  python bench/probe_gap.py [--robots franka,gen3] [--n-train 10000] [--n-test 1500] [--epochs 5]
+  python bench/probe_gap.py [--robots franka,gen3] [--levels none,full] [--cameras front,wrist]
+                            [--n-train 10000] [--n-test 1500] [--epochs 5] [--arch flat]
                             [--out data/gap]
+
+`make probe-budget` runs one row at the position goal's budget (50k samples, keypoints, 11 epochs).
 """
 
 from __future__ import annotations
@@ -104,13 +107,13 @@ def probe(out: Path, robot: str, level: str, camera: str, a) -> dict:
     path = out / "results" / f"{robot}-{level}-{camera}.json"
     if path.exists():
         r = _last_json(path.read_text())
-        if (r["train_samples"], r["epochs"], r["tests"][0]["samples"]) != (a.n_train, a.epochs, a.n_test):
-            raise SystemExit(f"probe-gap: {path} was trained with other --n-train/--epochs/--n-test: delete {out / 'results'} to train again")
+        if (r["train_samples"], r["epochs"], r["tests"][0]["samples"], r.get("arch", "flat")) != (a.n_train, a.epochs, a.n_test, a.arch):
+            raise SystemExit(f"probe-gap: {path} was trained with other --n-train/--epochs/--n-test/--arch: delete {out / 'results'} to train again")
         return r
     path.parent.mkdir(parents=True, exist_ok=True)
     tests = [x for t in TEST_SETS for x in ("--test", str(out / f"{robot}-{t}"))]
     cmd = [sys.executable, str(Path(__file__).with_name("probe.py")), str(out / f"{robot}-{level}"), *tests, "--camera", camera,
-           "--size", "64", "--n", str(a.n_train), "--n-test", str(a.n_test), "--epochs", str(a.epochs), "--seed", "0"]
+           "--size", "64", "--n", str(a.n_train), "--n-test", str(a.n_test), "--epochs", str(a.epochs), "--arch", a.arch, "--seed", "0"]
     print("probe-gap: " + " ".join(cmd[1:]), file=sys.stderr)
     p = subprocess.run(cmd, check=True, capture_output=True, text=True)
     path.write_text(p.stdout)
@@ -137,6 +140,9 @@ def main() -> None:
     ap.add_argument("--n-train", type=int, default=10000)
     ap.add_argument("--n-test", type=int, default=1500)
     ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--levels", default="none,full", help="the training levels (default none,full)")
+    ap.add_argument("--cameras", default="front,wrist", help="one probe per camera (default front,wrist)")
+    ap.add_argument("--arch", choices=("flat", "keypoints"), default="flat", help="bench/probe.py --arch (default flat)")
     ap.add_argument("--out", default="data/gap")
     a = ap.parse_args()
     out = Path(a.out)
@@ -144,9 +150,11 @@ def main() -> None:
     t0 = time.perf_counter()
     heldout = held_out_pipeline(out)
     robots = a.robots.split(",")
+    levels, cameras = a.levels.split(","), a.cameras.split(",")
+    if not set(levels) <= {"none", "full"}:
+        raise SystemExit(f"probe-gap: --levels {a.levels}: expected none and/or full (comma-separated)")
     datasets = [  # name suffix, samples, seed, what sets the look
-        ("none", a.n_train, 0, ["--randomize", "none"]),
-        ("full", a.n_train, 0, ["--randomize", "full"]),
+        *((level, a.n_train, 0, ["--randomize", level]) for level in levels),
         ("none-s1", a.n_test, 1, ["--randomize", "none"]),
         ("full-s1", a.n_test, 1, ["--randomize", "full"]),
         ("heldout", a.n_test, 2, ["--pipeline", str(heldout)]),
@@ -155,9 +163,9 @@ def main() -> None:
         for suffix, n, seed, look in datasets:
             generate(f"{r}-{suffix}", ["--robot", r, "--quiet", "--seed", str(seed), *look], out, n=n)
     print(f"probe-gap: datasets ready after {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    rows = [(r, level, cam, probe(out, r, level, cam, a)) for r in robots for level in ("none", "full") for cam in ("front", "wrist")]
+    rows = [(r, level, cam, probe(out, r, level, cam, a)) for r in robots for level in levels for cam in cameras]
     print(table(rows))
-    print(f"\nprobe-gap: {time.perf_counter() - t0:.0f} s in all ({a.n_train} training samples, {a.epochs} epochs, 64 px)")
+    print(f"\nprobe-gap: {time.perf_counter() - t0:.0f} s in all ({a.n_train} training samples, {a.epochs} epochs, 64 px, {a.arch})")
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ probe-gap: probe-setup
 	nice -n 5 $(BIN)/python bench/probe_gap.py --out data/gap
 
 # The position goal's budget (issue 14): one probe on 50,000 franka samples at full, the keypoint
-# network, 11 epochs, tested like the gap table (about 55 minutes here: 10 of data, 45 of training).
+# network, 11 epochs, tested like the gap table (about 50 minutes here: 6 of data, 44 of training).
 probe-budget: probe-setup
 	nice -n 5 $(BIN)/python bench/probe_gap.py --out data/gap-budget --robots franka --levels full --cameras front \
 		--n-train 50000 --epochs 11 --arch keypoints

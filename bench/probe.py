@@ -2,7 +2,7 @@
 state from a statgen dataset's images?
 
     python bench/probe.py DATASET [--test DATASET ...] [--n N] [--epochs E] [--size PX]
-                          [--camera NAME] [--seed S]
+                          [--camera NAME] [--seed S] [--arch flat|keypoints]
 
 It trains on DATASET (a statgen dataset folder) and predicts, from one camera's image:
 the TCP position in the base frame (`state.ee_pos`), the TCP orientation

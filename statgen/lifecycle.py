@@ -202,6 +202,27 @@ class RayWatchdog:
             except OSError:
                 pass
 
+    def track_tree(self) -> None:
+        """Hand the watchdog the whole tree of every child started since start() (never one that was there
+        before, nor its descendants), alive now: before a stop that kills parents at once, whose children
+        (a worker started in the last half second, before the watchdog's next look) would otherwise be
+        re-parented out of its sight."""
+        me, table = os.getpid(), _proc_table()
+        tree = {p: st for p, (pp, st) in table.items() if pp == me and p != self.proc.pid and self.before.get(p) != st}
+        todo = list(tree)
+        while todo:
+            parent = todo.pop()
+            for pid, (ppid, st) in table.items():
+                if ppid == parent and pid not in tree:
+                    tree[pid] = st
+                    todo.append(pid)
+        if tree and self.proc.stdin is not None:
+            try:
+                self.proc.stdin.write(b" ".join(b"%d:%s" % (p, st) for p, st in tree.items()) + b"\n")
+                self.proc.stdin.flush()
+            except OSError:
+                pass
+
     def close(self, timeout: float = 5.0) -> None:
         """EOF: the watchdog kills whatever of the run is still alive, then exits."""
         if self.proc.stdin is not None:

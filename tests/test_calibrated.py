@@ -176,16 +176,17 @@ SHELL = Shell(distance=(1.2, 1.8), azimuth_deg=(-40.0, 40.0), elevation_deg=(15.
 
 # The shell is drawn in the base frame; a calibrated camera rides on the state frame's body (ur5e: not its
 # model's base body), so its drawn pose must be stored in that body's frame, not in the world's.
-@pytest.mark.parametrize("robot,calibrated", [("franka", False), ("franka", True), ("ur5e", True)])
-def test_a_shell_camera_stands_on_its_shell_and_looks_into_the_workspace(robot, calibrated):
+@pytest.mark.parametrize("robot,calibrated,focal_frac", [("franka", False, 0.0), ("franka", True, 0.0), ("ur5e", True, 0.0), ("franka", True, 0.05)])
+def test_a_shell_camera_stands_on_its_shell_and_looks_into_the_workspace(robot, calibrated, focal_frac):
     """shell_prob 1: every sample's camera, as rendered (T_world_cam from MjData), stands at a distance,
     azimuth and elevation from the base origin within the shell's ranges, in the base frame of the labels,
     and its optical axis passes through the central target_scale part of the workspace box. A calibrated
-    camera keeps the K it was given. The record says shell."""
+    camera keeps the K it was given, its focal lengths scaled together by at most camera_focal_frac and its
+    principal point unmoved. The record says shell."""
     spec, task, model = resolved(robot)
     cam = _task(robot).cameras[0] if calibrated else task.camera("front")
     task = dataclasses.replace(task, cameras=(dataclasses.replace(cam, shell=SHELL),))
-    cfg = build_config({"robot": robot, "n": 4, "randomize.level": "full", "randomize.shell_prob": 1.0, "randomize.camera_focal_frac": 0.0})
+    cfg = build_config({"robot": robot, "n": 4, "randomize.level": "full", "randomize.shell_prob": 1.0, "randomize.camera_focal_frac": focal_frac})
     p = ShardProducer(Job(config=cfg, robot=spec, task=task, model=model), render=False)
     lo, hi = np.array(spec.workspace_min), np.array(spec.workspace_max)
     c, h = (lo + hi) / 2, (hi - lo) / 2 * SHELL.target_scale
@@ -207,6 +208,11 @@ def test_a_shell_camera_stands_on_its_shell_and_looks_into_the_workspace(robot, 
                 enter, leave = np.minimum(t0, t1).max(), np.maximum(t0, t1).min()
                 assert 0 < enter <= leave + 1e-9, (enter, leave)
                 if calibrated:
-                    assert s.cameras["front"].K == [list(r) for r in K_GIVEN]
+                    K, K0 = np.array(s.cameras["front"].K), np.array(K_GIVEN)
+                    scale = K[0, 0] / K0[0, 0]
+                    assert abs(scale - 1) <= focal_frac + 1e-12 and K[1, 1] == pytest.approx(K0[1, 1] * scale, rel=1e-12)
+                    assert (K[:, 2] == K0[:, 2]).all() and K[0, 1] == 0.0
+                    if focal_frac == 0:
+                        assert s.cameras["front"].K == [list(r) for r in K_GIVEN]
     finally:
         p.close()

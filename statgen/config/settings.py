@@ -274,7 +274,7 @@ class GenerateConfig:
     def identity(self) -> dict[str, Any]:
         """The settings that change the data (DESIGN.md, 'run identity'), JSON-ready with sorted keys.
         The run identity (statgen.run.identity) adds the sample schema version, robot and task."""
-        return json.loads(json.dumps(_identity_of(self), sort_keys=True))
+        return json.loads(json.dumps(_omitted(_identity_of(self)), sort_keys=True))
 
 
 # --------------------------------------------------------------------------- the declarations, read
@@ -328,7 +328,7 @@ def _identity_of(obj: Any) -> dict[str, Any]:
             out[f.name] = _identity_of(v)
         elif meta.identity:
             out[f.name] = v
-    return _omitted(out)
+    return out
 
 
 def _omitted(identity: dict[str, Any]) -> dict[str, Any]:

@@ -167,16 +167,20 @@ class RaySession:
 
     def stop(self) -> None:
         """Shut down the Ray instance this session started; no worker is still writing afterwards."""
-        if self.started:
-            import ray
+        try:
+            if self.started:
+                import ray
 
-            if self.signals_blocked:
-                _kill_without_grace(ray)
-            ray.shutdown()
-            self.started = False
-        if self.watchdog is not None:
-            self.watchdog.close()  # and whatever of it outlived the shutdown goes now
-            self.watchdog = None
+                if self.signals_blocked:
+                    if self.watchdog is not None:
+                        self.watchdog.track_tree()  # every worker, however new: their raylet dies at once
+                    _kill_without_grace(ray)
+                ray.shutdown()
+                self.started = False
+        finally:
+            if self.watchdog is not None:
+                self.watchdog.close()  # and whatever of it outlived the shutdown goes now
+                self.watchdog = None
 
 
 def _kill_without_grace(ray: Any) -> None:
@@ -193,9 +197,12 @@ def _kill_without_grace(ray: Any) -> None:
         return
 
     def without_grace(*args: Any, **kwargs: Any) -> Any:
-        if args:  # not the keyword call this was written for: leave it as Ray wrote it
+        if args or "allow_graceful" not in kwargs:  # not the keyword call this was written for: as Ray wrote it
             return kill(*args, **kwargs)
-        return kill(**{**kwargs, "allow_graceful": False})
+        try:
+            return kill(**{**kwargs, "allow_graceful": False})
+        except TypeError:  # another signature: the slow path
+            return kill(**kwargs)
 
     node.kill_all_processes = without_grace
 

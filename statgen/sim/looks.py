@@ -479,9 +479,12 @@ class Looks:
                     break
             else:
                 return self._jitter(cam, rng, roll)
-            if cam.frame != "world":  # a calibrated camera rides on the state frame's body: its pose is stored in that frame
+            if cam.spec.calibrated:  # it rides on the state frame's body: its pose is stored in that frame, its K kept
                 eye, R = T_wb[:3, :3].T @ (eye - T_wb[:3, 3]), T_wb[:3, :3].T @ R
-            return self._lens(cam, eye, R_to_quat_wxyz(R), rng.uniform(-1.0, 1.0), shell=True)
+                return self._lens(cam, eye, R_to_quat_wxyz(R), rng.uniform(-1.0, 1.0), shell=True)
+            fovy = cam.fovy0 + rng.uniform(-lv["camera_fovy_deg"], lv["camera_fovy_deg"])  # as drawn before, to the last bit
+            return _camera_record(eye, R_to_quat_wxyz(R), fovy, intrinsics(width=cam.spec.width, height=cam.spec.height, fovy_deg=fovy),
+                                  cam.frame, True)
         return self._jitter(cam, rng, roll)
 
     def _jitter(self, cam: _Camera, rng: np.random.Generator, roll: float) -> dict[str, Any]:

@@ -122,6 +122,18 @@ def _proc_table() -> dict[int, tuple[int, bytes]]:
     return out
 
 
+def _grow(known: dict[int, bytes], table: dict[int, tuple[int, bytes]]) -> None:
+    """Add to `known` (pid -> start time) every descendant, in `table` (_proc_table), of a process it holds
+    that is still the one recorded (same start time: a reused pid is never followed)."""
+    todo = [p for p, st in known.items() if table.get(p, (0, b""))[1] == st]
+    while todo:
+        parent = todo.pop()
+        for p, (pp, st) in table.items():
+            if pp == parent and p not in known:
+                known[p] = st
+                todo.append(p)
+
+
 def _watchdog_main() -> None:
     """The watchdog process (this file run as a script: standard library only). stdin carries lines
     of "pid:starttime ..." naming the run's root processes; every 0.5 s it records their
@@ -133,13 +145,7 @@ def _watchdog_main() -> None:
     known: dict[int, bytes] = {}
 
     def grow(table: dict[int, tuple[int, bytes]]) -> None:
-        todo = [p for p, st in known.items() if table.get(p, (0, b""))[1] == st]
-        while todo:
-            parent = todo.pop()
-            for p, (pp, st) in table.items():
-                if pp == parent and p not in known:
-                    known[p] = st
-                    todo.append(p)
+        _grow(known, table)
 
     stdin = sys.stdin.buffer
     while True:
@@ -194,10 +200,12 @@ class RayWatchdog:
 
     def track_new_children(self) -> None:
         """Hand the watchdog every direct child started since start() (the GCS, the raylet, ...)."""
-        new = {p: st for p, st in children().items() if p not in self.before}
-        if new and self.proc.stdin is not None:
+        self._send({p: st for p, st in children().items() if p not in self.before})
+
+    def _send(self, procs: dict[int, bytes]) -> None:
+        if procs and self.proc.stdin is not None:
             try:
-                self.proc.stdin.write(b" ".join(b"%d:%s" % (p, st) for p, st in new.items()) + b"\n")
+                self.proc.stdin.write(b" ".join(b"%d:%s" % (p, st) for p, st in procs.items()) + b"\n")
                 self.proc.stdin.flush()
             except OSError:
                 pass
@@ -209,19 +217,8 @@ class RayWatchdog:
         re-parented out of its sight."""
         me, table = os.getpid(), _proc_table()
         tree = {p: st for p, (pp, st) in table.items() if pp == me and p != self.proc.pid and self.before.get(p) != st}
-        todo = list(tree)
-        while todo:
-            parent = todo.pop()
-            for pid, (ppid, st) in table.items():
-                if ppid == parent and pid not in tree:
-                    tree[pid] = st
-                    todo.append(pid)
-        if tree and self.proc.stdin is not None:
-            try:
-                self.proc.stdin.write(b" ".join(b"%d:%s" % (p, st) for p, st in tree.items()) + b"\n")
-                self.proc.stdin.flush()
-            except OSError:
-                pass
+        _grow(tree, table)
+        self._send(tree)
 
     def close(self, timeout: float = 5.0) -> None:
         """EOF: the watchdog kills whatever of the run is still alive, then exits."""

@@ -229,6 +229,7 @@ ARCH = [(16, 2), (32, 2), (32, 1), (64, 2), (64, 1), (128, 2), (128, 1)]
 # coordinates feed the fully connected layers.
 KP_ARCH = [(16, 2), (32, 1), (32, 2), (64, 1), (64, 1)]
 KEYPOINTS = 32
+ARCHS = {"flat": (ARCH, 0), "keypoints": (KP_ARCH, KEYPOINTS)}  # --arch: (convolutions, keypoints)
 PATCH_ARCH = [(24, 1), (32, 2), (48, 1), (64, 2), (64, 2)]
 HIDDEN = 256
 OUTPUTS = 3 + 6 + 1 + 2  # pos, rot6d, gripper logit, pixel
@@ -395,8 +396,8 @@ def run(args) -> dict:
     key = jax.random.PRNGKey(args.seed)
     key, k1, k2 = jax.random.split(key, 3)
     params, bn = {}, {}
-    arch = KP_ARCH if args.arch == "keypoints" else ARCH
-    params["main"], bn["main"] = init_convnet(k1, arch, 3, args.size, HIDDEN, OUTPUTS, KEYPOINTS if args.arch == "keypoints" else 0)
+    arch, keypoints = ARCHS[args.arch]
+    params["main"], bn["main"] = init_convnet(k1, arch, 3, args.size, HIDDEN, OUTPUTS, keypoints)
     if tcp:
         params["patch"], bn["patch"] = init_convnet(k2, PATCH_ARCH, 3, tcp, 128, 1)
 
@@ -530,7 +531,7 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--size", type=int, default=112, help="input side in pixels (default 112)")
     ap.add_argument("--camera", default="front")
-    ap.add_argument("--arch", choices=("flat", "keypoints"), default="flat", help="flat (default: the last map flattened) or keypoints (a spatial soft-argmax)")
+    ap.add_argument("--arch", choices=tuple(ARCHS), default="flat", help="flat (default: the last map flattened) or keypoints (a spatial soft-argmax)")
     ap.add_argument("--roi", default="full", help="full (default: the whole image, centre-cropped to a square), auto (a fixed crop around the training TCP pixels), or x0,y0,x1,y1")
     ap.add_argument("--tcp-crop", type=int, default=0, metavar="PX", help="add a PX x PX full-resolution patch around the TCP pixel for the gripper (0: off)")
     ap.add_argument("--tcp-jitter", type=int, default=0, help="training jitter of the TCP patch, in pixels (default 0: 8 px kept the patch network at chance)")

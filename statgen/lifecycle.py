@@ -144,9 +144,6 @@ def _watchdog_main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     known: dict[int, bytes] = {}
 
-    def grow(table: dict[int, tuple[int, bytes]]) -> None:
-        _grow(known, table)
-
     stdin = sys.stdin.buffer
     while True:
         ready, _, _ = select.select([stdin], [], [], 0.5)
@@ -157,9 +154,9 @@ def _watchdog_main() -> None:
             for tok in line.split():
                 pid, st = tok.split(b":")
                 known[int(pid)] = st
-        grow(_proc_table())
+        _grow(known, _proc_table())
     table = _proc_table()
-    grow(table)
+    _grow(known, table)
     for pid, st in known.items():
         if table.get(pid, (0, b""))[1] == st:
             with contextlib.suppress(OSError):
@@ -199,26 +196,19 @@ class RayWatchdog:
         return cls(proc, before)
 
     def track_new_children(self) -> None:
-        """Hand the watchdog every direct child started since start() (the GCS, the raylet, ...)."""
-        self._send({p: st for p, st in children().items() if p not in self.before})
-
-    def _send(self, procs: dict[int, bytes]) -> None:
-        if procs and self.proc.stdin is not None:
-            try:
-                self.proc.stdin.write(b" ".join(b"%d:%s" % (p, st) for p, st in procs.items()) + b"\n")
-                self.proc.stdin.flush()
-            except OSError:
-                pass
-
-    def track_tree(self) -> None:
-        """Hand the watchdog the whole tree of every child started since start() (never one that was there
-        before, nor its descendants), alive now: before a stop that kills parents at once, whose children
-        (a worker started in the last half second, before the watchdog's next look) would otherwise be
-        re-parented out of its sight."""
+        """Hand the watchdog every child started since start() (the GCS, the raylet, ...; never one that was
+        there before) with the whole tree below it alive now. Called again before a stop that kills parents
+        at once: their children (a worker started in the last half second, before the watchdog's next look)
+        would otherwise be re-parented out of its sight."""
         me, table = os.getpid(), _proc_table()
         tree = {p: st for p, (pp, st) in table.items() if pp == me and p != self.proc.pid and self.before.get(p) != st}
         _grow(tree, table)
-        self._send(tree)
+        if tree and self.proc.stdin is not None:
+            try:
+                self.proc.stdin.write(b" ".join(b"%d:%s" % (p, st) for p, st in tree.items()) + b"\n")
+                self.proc.stdin.flush()
+            except OSError:
+                pass
 
     def close(self, timeout: float = 5.0) -> None:
         """EOF: the watchdog kills whatever of the run is still alive, then exits."""

@@ -31,9 +31,9 @@ def _wait_gone(pid: int, timeout: float = 5.0) -> bool:
     return False
 
 
-def test_track_tree_hands_over_grandchildren_that_outlive_their_parent():
+def test_the_hand_over_includes_grandchildren_that_outlive_their_parent_grandchildren_that_outlive_their_parent():
     """A child started before the watchdog is never touched. A child started after it, with a grandchild
-    that the watchdog's half-second look has not seen yet: after track_tree(), the child is SIGKILLed (as
+    that the watchdog's half-second look has not seen yet: after track_new_children(), the child is SIGKILLed (as
     Ray's shutdown now does to the raylet at once) and its orphaned grandchild is still killed on close()."""
     before = subprocess.Popen(["sleep", "60"])
     dog = RayWatchdog.start()
@@ -41,7 +41,7 @@ def test_track_tree_hands_over_grandchildren_that_outlive_their_parent():
     try:
         parent = subprocess.Popen(["sh", "-c", "sleep 60 & echo $!; wait"], stdout=subprocess.PIPE, text=True)
         grandchild = int(parent.stdout.readline())
-        dog.track_tree()  # at once: the watchdog has had no half second to find the grandchild itself
+        dog.track_new_children()  # at once: the watchdog has had no half second to find the grandchild itself
         parent.kill()
         parent.wait()
         assert _alive(grandchild)  # re-parented, out of the dead parent's tree

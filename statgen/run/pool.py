@@ -173,7 +173,7 @@ class RaySession:
 
                 if self.signals_blocked:
                     if self.watchdog is not None:
-                        self.watchdog.track_tree()  # every worker, however new: their raylet dies at once
+                        self.watchdog.track_new_children()  # every worker, however new: their raylet dies at once
                     _kill_without_grace(ray)
                 ray.shutdown()
                 self.started = False

@@ -33,13 +33,17 @@ demo: setup
 	$(BIN)/statgen preview data/demo --out data/demo/preview.png
 	@echo "demo dataset: data/demo  (contact sheet: data/demo/preview.png)"
 
+# Two pytest processes (pytest-xdist): most tests wait on Ray, a subprocess or a renderer, so one
+# process kept 2 cores 0.8 busy (18 min); two take about 11. Each process starts its own shared
+# Ray cluster and session datasets. TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 # The suite without the tests that start Ray or a `statgen generate` subprocess (marked slow):
 # under a minute, for the edit-test loop. CI runs `make test`.
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not slow"
 
 # The default recipe (pipelines/franka_tabletop.toml) into ./data; N=... overrides the count.
 # A stopped run continues where it left off.

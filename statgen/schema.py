@@ -166,7 +166,7 @@ class HeadlightRecord:
 
 @dataclass(slots=True)
 class CameraRecord:
-    frame: str  # the body it rides on: "world", the robot base (a calibrated camera), the hand (wrist)
+    frame: str  # the body it rides on: "world", the labels' base frame (a calibrated camera: the robot's state-frame body), the hand (wrist)
     pos: list[float] = field(metadata=_shape(3))  # MuJoCo cam_pos in that body's frame [m]
     quat_wxyz: list[float] = field(metadata=_shape(4))  # MuJoCo cam_quat (looks along -z, y up) in that frame
     fovy_deg: float  # vertical field of view [deg]

@@ -106,3 +106,30 @@ def test_stats_on_a_damaged_index_is_one_line(small_dataset, tmp_path, capsys, d
     code = main(["stats", str(root)])
     line = assert_one_line(capsys.readouterr().err, code, 1)
     assert "statgen-000001.parquet" in line
+
+
+def test_plots_fit_their_figures_at_large_counts(small_dataset):
+    """The plots' fixed margins hold what a big run puts on its axes: 500,000 samples (6-digit counts
+    on the gripper's and the ROSA histograms' axes), 3,000 samples in one workspace cell (4-digit
+    colorbar ticks), 500 shards, three cameras. Every drawn artist's box lies inside its figure."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from statgen.export.plots import ROSA_BINS, Summary, figures, grid_bins
+    from statgen.schema import DatasetInfo
+
+    info = DatasetInfo.from_json(json.loads((small_dataset / "dataset.json").read_text()))
+    n, grid = 500_000, grid_bins(500_000)
+    rng = np.random.default_rng(0)
+    cams = ["front", "wrist", "side"]
+    s = Summary(ranges=np.asarray(info.rosa.ranges, dtype=float), samples=n,
+                xyz={k: rng.integers(0, 3000, (grid, grid)).astype(float) for k in ("top", "side", "front")},
+                dims=np.full((7, ROSA_BINS), 250_000.0), outside=np.zeros(7, dtype=int), gripper_open=250_001,
+                in_view={c: n for c in cams}, visible={c: n - 1 for c in cams},
+                shards=[(f"statgen-{i:06d}.tar", {"drawn": 2000, "accepted": 1000, "rejected": {"workspace": 1000}}) for i in range(500)])
+    figs = figures(s, info)
+    assert sorted(figs) == sorted(PLOTS)
+    for name, fig in figs.items():
+        box = fig.get_tightbbox(FigureCanvasAgg(fig).get_renderer())  # inches
+        w, h = fig.get_size_inches()
+        assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= w and box.y1 <= h, f"{name}: drawn over {box.bounds} in a {w} x {h} in figure"

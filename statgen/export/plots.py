@@ -31,6 +31,7 @@ GRID_MIN, GRID_MAX = 16, 80  # bins per axis of the workspace histograms: about 
 def grid_bins(samples: int) -> int:
     return int(np.clip(np.sqrt(max(samples, 1) / 4), GRID_MIN, GRID_MAX))
 ROSA_BINS = 64
+DPI = 100
 DIM_UNITS = ("m", "m", "m", "rad", "rad", "rad", "")
 
 
@@ -116,27 +117,33 @@ def _shard_log(store: Store) -> dict[str, dict[str, Any]]:
 
 def render(s: Summary, info: DatasetInfo) -> dict[str, bytes]:
     """The plots as PNG bytes, by file name."""
+    out = {}
+    for name, fig in figures(s, info).items():
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=DPI)  # Matplotlib's Agg canvas; no GUI backend is touched
+        out[name] = buf.getvalue()
+    return out
+
+
+def figures(s: Summary, info: DatasetInfo) -> dict[str, Any]:
+    """The plots as matplotlib Figures, by file name."""
     import matplotlib.patches
     import matplotlib.ticker
     from matplotlib.figure import Figure
 
-    out: dict[str, bytes] = {}
+    out: dict[str, Figure] = {}
     title = f"{info.robot} / {info.task}, {s.samples} samples"
 
     def figure(width: float, height: float, *, left=0.75, right=0.25, bottom=0.6, top=0.6, **space) -> Figure:
         """A figure without pyplot's global registry, its margins fixed [inches]. Constrained layout
-        measured every tick label to place them and took half of the card's drawing time."""
+        measured every tick label to place them and took half of the card's drawing time. The
+        margins fit 6-digit counts on the axes (tests/test_card.py draws 500,000 samples)."""
         fig = Figure(figsize=(width, height))
         fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height, **space)
         return fig
 
-    def png(fig: Figure) -> bytes:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)  # Matplotlib's Agg canvas; no GUI backend is touched
-        return buf.getvalue()
-
     # workspace coverage
-    fig = figure(13, 4.9, left=0.65, right=0.05, bottom=0.55, top=0.5, wspace=0.25)
+    fig = figure(13, 4.9, left=0.65, right=1.3, bottom=0.55, top=0.5, wspace=0.25)
     axes = fig.subplots(1, 3)
     spec = info.robot_spec
     lo, hi = np.asarray(spec.workspace_min), np.asarray(spec.workspace_max)
@@ -156,12 +163,12 @@ def render(s: Summary, info: DatasetInfo) -> dict[str, bytes]:
                                (ax.set_ylim, (min(s.ranges[b][0], lo[b]), max(s.ranges[b][1], hi[b])))):
             pad = 0.04 * (w - u)
             setter(u - pad, w + pad)
-    fig.colorbar(im, ax=axes, shrink=0.8, fraction=0.05, pad=0.03, label="samples per cell (white: none)")
+    fig.colorbar(im, cax=fig.add_axes((1 - 1.1 / 13, 0.2, 0.15 / 13, 0.65)), label="samples per cell (white: none)")
     fig.suptitle(f"TCP positions in the base frame (+: base origin; dashed: workspace box) - {title}")
-    out["workspace.png"] = png(fig)
+    out["workspace.png"] = fig
 
     # ROSA dimensions
-    fig = figure(14, 6, left=0.8, right=0.2, bottom=0.5, top=0.65, wspace=0.4, hspace=0.35)
+    fig = figure(14, 6, left=0.95, right=0.2, bottom=0.5, top=0.65, wspace=0.45, hspace=0.35)
     axes = fig.subplots(2, 4)
     for d, ax in enumerate(axes.flat):
         if d == 7:
@@ -180,7 +187,7 @@ def render(s: Summary, info: DatasetInfo) -> dict[str, bytes]:
         ax.set_title(f"{DIMS[d]}{unit}{extra}", fontsize=10)
         ax.set_ylabel("samples")
     fig.suptitle(f"ROSA state dimensions (base frame; roll, pitch, yaw: extrinsic XYZ) - {title}")
-    out["rosa_dims.png"] = png(fig)
+    out["rosa_dims.png"] = fig
 
     # visibility
     cams = list(s.in_view)
@@ -197,11 +204,11 @@ def render(s: Summary, info: DatasetInfo) -> dict[str, bytes]:
     ax.set_ylim(0, 110)
     ax.set_ylabel("% of samples")
     ax.legend(loc="lower right")
-    ax.set_title(f"Where the TCP is in each camera - {title}", fontsize=10)
-    out["visibility.png"] = png(fig)
+    ax.set_title(f"Where the TCP is in each camera\n{title}", fontsize=10)
+    out["visibility.png"] = fig
 
     # gripper
-    fig = figure(5, 4, left=0.8)
+    fig = figure(5, 4, left=1.0)
     ax = fig.subplots()
     closed = s.samples - s.gripper_open
     bars = ax.bar(["closed", "open"], [closed, s.gripper_open], color=["tab:gray", "tab:green"])
@@ -209,7 +216,7 @@ def render(s: Summary, info: DatasetInfo) -> dict[str, bytes]:
     ax.set_ylabel("samples")
     ax.set_ylim(0, max(closed, s.gripper_open, 1) * 1.15)
     ax.set_title(f"Gripper (open: open fraction >= 0.5)\n{title}", fontsize=10)
-    out["gripper.png"] = png(fig)
+    out["gripper.png"] = fig
 
     # acceptance per shard
     fig = figure(max(6, min(16, 0.12 * len(s.shards) + 4)), 4)
@@ -238,7 +245,7 @@ def render(s: Summary, info: DatasetInfo) -> dict[str, bytes]:
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_title(f"Acceptance per shard: {a.accepted} of {a.drawn} draws accepted overall "
                  f"({100 * a.accepted / max(a.drawn, 1):.1f}%)\n{title}", fontsize=10)
-    out["acceptance.png"] = png(fig)
+    out["acceptance.png"] = fig
     return out
 
 

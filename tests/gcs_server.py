@@ -30,6 +30,7 @@ import pytest
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 20.0
+START_ATTEMPTS = 3  # ports tried
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _answers(opener, endpoint: str, proc: subprocess.Popen) -> bool:
+    """True once the server answers; False if it exits or START_TIMEOUT_S passes first."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            opener.open(f"{endpoint}/storage/v1/b", timeout=2).close()
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
 def _client_env(endpoint: str) -> dict[str, str]:
     return {"STORAGE_EMULATOR_HOST": endpoint, "NO_PROXY": f"{HOST},localhost", "no_proxy": f"{HOST},localhost"}
 
@@ -74,32 +87,31 @@ def gcs_server():
         pytest.skip(f"GCS emulator cannot start here: {e}")
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxies
     log = tempfile.TemporaryFile()
-    port = _free_port()
-    endpoint = f"http://{HOST}:{port}"
-    proc = subprocess.Popen(
-        [binary, "-scheme", "http", "-backend", "memory", "-host", HOST, "-port", str(port),
-         "-external-url", endpoint, "-public-host", f"{HOST}:{port}", "-log-level", "error"],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=_die_with_parent,
-    )
+    proc = None
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                opener.open(f"{endpoint}/storage/v1/b", timeout=2).close()
+        # A free port is free only until somebody else binds it (another pytest process's Ray, say):
+        # a server that exits at once is tried again on another port.
+        for attempt in range(START_ATTEMPTS):
+            port = _free_port()
+            endpoint = f"http://{HOST}:{port}"
+            proc = subprocess.Popen(
+                [binary, "-scheme", "http", "-backend", "memory", "-host", HOST, "-port", str(port),
+                 "-external-url", endpoint, "-public-host", f"{HOST}:{port}", "-log-level", "error"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=_die_with_parent,
+            )
+            if _answers(opener, endpoint, proc):
                 break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    pytest.skip(f"GCS emulator (fake-gcs-server) did not start: exit {proc.poll()}, "
-                                f"{log.read().decode(errors='replace')[-500:]!r}")
-                time.sleep(0.1)
+            if proc.poll() is None or attempt == START_ATTEMPTS - 1:
+                log.seek(0)
+                pytest.fail(f"GCS emulator (fake-gcs-server) did not start: exit {proc.poll()}, "
+                            f"{log.read().decode(errors='replace')[-500:]!r}")
         bucket = "statgen-test"
         req = urllib.request.Request(f"{endpoint}/storage/v1/b?project=test", data=json.dumps({"name": bucket}).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
         opener.open(req, timeout=10).close()
         yield GcsServer(endpoint=endpoint, bucket=bucket, env=_client_env(endpoint))
     finally:
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.terminate()
             try:
                 proc.wait(timeout=10)

@@ -25,7 +25,7 @@ RUN_TIMEOUT_S = 300
 
 def args(out: Path, *extra: str, workers: str = "2") -> list[str]:
     if "--resume" in extra:  # a resume takes everything else from the dataset's run record
-        return ["generate", "--out", str(out), "--quiet", *extra]
+        return ["generate", "--out", str(out), "--workers", workers, "--quiet", *extra]
     return ["generate", "--robot", "franka", "--n", str(N), "--shard-size", str(SHARD), "--workers", workers, "--out", str(out), "--quiet", *extra]
 
 

@@ -34,7 +34,7 @@ demo: setup
 	@echo "demo dataset: data/demo  (contact sheet: data/demo/preview.png)"
 
 # Two pytest processes (pytest-xdist): most tests wait on Ray, a subprocess or a renderer, so one
-# process kept 2 cores 0.8 busy (18 min); two take about 11. Each process starts its own shared
+# process used 0.8 of the 2 cores on average (18 min); two take about 9. Each process starts its own shared
 # Ray cluster and session datasets. TEST_WORKERS=0 runs the suite in one process.
 TEST_WORKERS ?= 2
 test: setup

@@ -34,9 +34,9 @@ def reference(dataset_2w) -> dict:
     return all_states(dataset_2w)
 
 
-def run_with_fault(out: Path, point: str, tmp: Path, *, workers: str = "2") -> subprocess.CompletedProcess:
+def run_with_fault(out: Path, point: str, tmp: Path, *extra: str, workers: str = "2") -> subprocess.CompletedProcess:
     env = {**os.environ, "STATGEN_FAULT_KILL_AT": point, "STATGEN_FAULT_ONCE": str(tmp / f"fault-{point}")}
-    return subprocess.run([sys.executable, "-m", "statgen.cli", *args(out, workers=workers)], capture_output=True, text=True, env=env, timeout=RUN_TIMEOUT_S)
+    return subprocess.run([sys.executable, "-m", "statgen.cli", *args(out, *extra, workers=workers)], capture_output=True, text=True, env=env, timeout=RUN_TIMEOUT_S)
 
 
 def assert_complete(out: Path, reference: dict) -> None:
@@ -60,10 +60,7 @@ def test_driver_killed_at_each_point_then_resumed(reference, tmp_path):
     checks, half the runs.)"""
     out = tmp_path / "ds"
     for i, point in enumerate(DRIVER_KILL_POINTS):
-        resume = ("--resume",) if i else ()
-        env = {**os.environ, "STATGEN_FAULT_KILL_AT": point, "STATGEN_FAULT_ONCE": str(tmp_path / f"fault-{point}")}
-        p = subprocess.run([sys.executable, "-m", "statgen.cli", *args(out, *resume)],
-                           capture_output=True, text=True, env=env, timeout=RUN_TIMEOUT_S)
+        p = run_with_fault(out, point, tmp_path, *(("--resume",) if i else ()))
         assert p.returncode == -9, f"killed at {point}: {p.stderr[-2000:]}"  # SIGKILL
         assert (tmp_path / f"fault-{point}").exists(), point  # that point, not an earlier one
         assert not (out / "dataset.json").exists(), point

@@ -31,7 +31,7 @@ def _wait_gone(pid: int, timeout: float = 5.0) -> bool:
     return False
 
 
-def test_the_hand_over_includes_grandchildren_that_outlive_their_parent_grandchildren_that_outlive_their_parent():
+def test_the_hand_over_includes_grandchildren_that_outlive_their_parent():
     """A child started before the watchdog is never touched. A child started after it, with a grandchild
     that the watchdog's half-second look has not seen yet: after track_new_children(), the child is SIGKILLed (as
     Ray's shutdown now does to the raylet at once) and its orphaned grandchild is still killed on close()."""

@@ -66,6 +66,11 @@ def _camera_record(pos, quat, fovy: float, K: np.ndarray, frame: str, shell: boo
             "K": np.asarray(K, dtype=float).tolist(), "shell": bool(shell)}
 
 
+def _at_fovy(cam: _Camera, eye, quat, fovy: float, *, shell: bool) -> dict[str, Any]:
+    """The record of an uncalibrated camera at a drawn pose and vertical field of view [deg] (its K from fovy)."""
+    return _camera_record(eye, quat, fovy, intrinsics(width=cam.spec.width, height=cam.spec.height, fovy_deg=fovy), cam.frame, shell)
+
+
 class _Camera:
     """A camera's nominal pose as the look-at triple (eye, target, up) in its body's frame."""
 
@@ -483,8 +488,7 @@ class Looks:
                 eye, R = T_wb[:3, :3].T @ (eye - T_wb[:3, 3]), T_wb[:3, :3].T @ R
                 return self._lens(cam, eye, R_to_quat_wxyz(R), rng.uniform(-1.0, 1.0), shell=True)
             fovy = cam.fovy0 + rng.uniform(-lv["camera_fovy_deg"], lv["camera_fovy_deg"])  # as drawn before, to the last bit
-            return _camera_record(eye, R_to_quat_wxyz(R), fovy, intrinsics(width=cam.spec.width, height=cam.spec.height, fovy_deg=fovy),
-                                  cam.frame, True)
+            return _at_fovy(cam, eye, R_to_quat_wxyz(R), fovy, shell=True)
         return self._jitter(cam, rng, roll)
 
     def _jitter(self, cam: _Camera, rng: np.random.Generator, roll: float) -> dict[str, Any]:
@@ -506,8 +510,7 @@ class Looks:
             K = cam.K0.copy()
             K[0, 0], K[1, 1] = K[0, 0] * s, K[1, 1] * s
             return _camera_record(eye, quat, math.degrees(2 * math.atan2(cam.spec.height / 2, K[1, 1])), K, cam.frame, shell)
-        fovy = cam.fovy0 + u * lv["camera_fovy_deg"]
-        return _camera_record(eye, quat, fovy, intrinsics(width=cam.spec.width, height=cam.spec.height, fovy_deg=fovy), cam.frame, shell)
+        return _at_fovy(cam, eye, quat, cam.fovy0 + u * lv["camera_fovy_deg"], shell=shell)
 
     def apply(self, params: dict[str, Any], *, data: mujoco.MjData, appearance: bool = True) -> None:
         """Write a look (a `scene` record) into the model and data: its layout when it is not the one

@@ -41,7 +41,7 @@ test: setup
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 # The suite without the tests that start Ray or a `statgen generate` subprocess (marked slow):
-# under a minute, for the edit-test loop. CI runs `make test`.
+# 1-2 minutes, for the edit-test loop. CI runs `make test`.
 test-fast: setup
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not slow"
 

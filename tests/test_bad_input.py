@@ -566,10 +566,9 @@ def _closed_port():
     import socket
 
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()  # nothing listens there now
-    return (), f"127.0.0.1:{port}"
+    s.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused, and while the
+    port = s.getsockname()[1]  # socket is held no other process (a Ray beside) can take the port
+    return (s,), f"127.0.0.1:{port}"
 
 
 ADDRESSES = {"listening but not Ray": _plain_tcp_server, "blackholed": _blackholed_port, "closed port": _closed_port}
@@ -597,10 +596,13 @@ def test_unreachable_ray_address_variable_is_one_line_naming_it(tmp_path):
     """A set RAY_ADDRESS is joined like --address, and the line names the variable, not a flag."""
     from conftest import run_cli
 
-    _, address = _closed_port()
+    (held,), address = _closed_port()
     out = tmp_path / "out"
-    p = run_cli("generate", "--robot", "franka", "--n", "4", "--out", str(out), "--quiet", check=False, timeout=120,
-                env={**os.environ, "RAY_ADDRESS": address})
+    try:
+        p = run_cli("generate", "--robot", "franka", "--n", "4", "--out", str(out), "--quiet", check=False, timeout=120,
+                    env={**os.environ, "RAY_ADDRESS": address})
+    finally:
+        held.close()
     line = assert_one_line(p.stderr, p.returncode, 2)
     assert f"RAY_ADDRESS {address}: no Ray cluster answers there" in line, line
     assert not out.exists()

@@ -1,4 +1,4 @@
-# statgen: make setup | demo | test | test-fast | shards | bench | bench-trajectory | bench-looks | bench-levers | bench-robots | probe | probe-gap | probe-budget
+# statgen: make setup | demo | test | test-fast | shards | bench | bench-trajectory | bench-looks | bench-levers | bench-robots | probe | probe-gap | probe-budget | probe-views
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -16,7 +16,7 @@ endif
 endif
 export MUJOCO_GL ?= egl
 
-.PHONY: setup demo test test-fast shards bench bench-trajectory bench-looks bench-levers bench-robots probe probe-gap probe-budget probe-setup clean
+.PHONY: setup demo test test-fast shards bench bench-trajectory bench-looks bench-levers bench-robots probe probe-gap probe-budget probe-views probe-setup clean
 
 setup: $(VENV)/.installed
 
@@ -105,6 +105,19 @@ probe-gap: probe-setup
 probe-budget: probe-setup
 	nice -n 5 $(BIN)/python bench/probe_gap.py --out data/gap-budget --robots franka --levels full --cameras front \
 		--n-train 50000 --epochs 11 --arch keypoints
+
+# Two calibrated views (bench/probe_views.py): franka at full with the task's front and left cameras
+# (10,000 training samples, seed 0; 1,500 test samples, seed 1), one keypoint probe per camera with
+# --refine 64, the TCP triangulated from the two pixels (about 35 minutes here: 2 of data, 31 of training).
+VIEWS_DATA ?= data/views
+probe-views: probe-setup
+	for set in "franka-full 10000 0" "franka-full-s1 1500 1"; do set -- $$set; \
+		test -f $(VIEWS_DATA)/$$1/dataset.json || nice -n 5 $(BIN)/statgen generate --robot franka --n $$2 --seed $$3 \
+			--randomize full --cameras front,left --quiet --out $(VIEWS_DATA)/$$1 \
+			$$(test -f $(VIEWS_DATA)/$$1/_run/run.json && echo --resume) || exit 1; done
+	nice -n 5 $(BIN)/python bench/probe_views.py $(VIEWS_DATA)/franka-full --test $(VIEWS_DATA)/franka-full-s1 \
+		--n-test 1500 --arch keypoints --size 64 --epochs 10 --refine 64 > $(VIEWS_DATA)/result.json
+	cat $(VIEWS_DATA)/result.json
 
 clean:
 	rm -rf data/demo dist build

@@ -40,6 +40,11 @@ label. Also reported: `gripper_acc_image` (the first network's own gripper outpu
 the camera image alone) and `gripper_acc_patch_at_label` (held-out patches cut at the
 labelled pixel: an upper bound that reads a held-out label, not a claim).
 
+`--frame camera` regresses the TCP's pixel and depth instead of its base-frame position, and
+back-projects them through each sample's stored K and T_base_cam (a calibrated camera);
+`--refine PX` adds a second network that finds the TCP in a PX x PX full-resolution window at
+the first network's pixel. bench/probe_views.py triangulates two such probes' pixels.
+
 Deterministic given --seed: the same command prints the same numbers.
 Needs the probe extra: pip install -e '.[probe]' (JAX and optax, CPU).
 """
@@ -74,7 +79,11 @@ class Split:
     gripper: np.ndarray  # N, 0/1
     pixel: np.ndarray  # N x 2, stored image pixels
     image_hw: tuple[int, int]
+    depth: np.ndarray | None = None  # N, the TCP's depth along the camera's optical axis [m]
+    K: np.ndarray | None = None  # N x 3 x 3, the camera's intrinsics as stored
+    T_base_cam: np.ndarray | None = None  # N x 4 x 4, the camera's pose in the base frame (OpenCV axes)
     patches: np.ndarray | None = None  # N x P x P x 3 around a TCP pixel (see --tcp-crop)
+    full: np.ndarray | None = None  # N x H x W x 3, the decoded camera images (see --refine)
     raw: list[bytes] = field(default_factory=list)  # JPEG bytes, kept only where patches are cut later
 
 
@@ -154,6 +163,23 @@ def labels_of(samples: list[dict], camera: str):
     return pos, rot, grip, pix, hw.pop()
 
 
+def calibration_of(samples: list[dict], camera: str):
+    """(depth [m], K, T_base_cam) per sample: what a calibrated camera gives a deployed model."""
+    depth = np.array([s["cameras"][camera]["ee_depth"] for s in samples], np.float64)
+    K = np.array([s["cameras"][camera]["K"] for s in samples], np.float64)
+    T_world_cam = np.array([s["cameras"][camera]["T_world_cam"] for s in samples], np.float64)
+    T_world_base = np.array([s["T_world_base"] for s in samples], np.float64)
+    return depth, K, np.linalg.solve(T_world_base, T_world_cam)
+
+
+def backproject(pixel: np.ndarray, depth: np.ndarray, K: np.ndarray, T_base_cam: np.ndarray) -> np.ndarray:
+    """Base-frame points [m] (N x 3) from stored-image pixels (N x 2), depths along the
+    optical axis [m] (N) and each sample's K (N x 3 x 3) and T_base_cam (N x 4 x 4)."""
+    uv1 = np.concatenate([pixel, np.ones((len(pixel), 1))], 1)
+    p_cam = depth[:, None] * np.linalg.solve(K, uv1[:, :, None])[:, :, 0]
+    return np.einsum("nij,nj->ni", T_base_cam[:, :3, :3], p_cam) + T_base_cam[:, :3, 3]
+
+
 def choose_roi(pixels: np.ndarray, hw: tuple[int, int], how: str) -> tuple[int, int, int, int]:
     """A fixed square crop (x0, y0, x1, y1) of the camera image, the same for every sample.
 
@@ -199,20 +225,23 @@ def cut_patches(raws, centres: np.ndarray, patch: int, pool) -> np.ndarray:
     return np.stack(list(pool.map(lambda a: _patch(_decode(a[0]), *a[1], patch), zip(raws, centres), chunksize=64)))
 
 
-def load_split(name, records, camera, size, roi, pool, keep_raw=False, patch=0) -> Split:
+def load_split(name, records, camera, size, roi, pool, keep_raw=False, patch=0, keep_full=False) -> Split:
     """Decode each image once: the resized network input and, with `patch`, a patch at
-    full resolution around its labelled TCP pixel."""
+    full resolution around its labelled TCP pixel; with `keep_full`, the decoded image."""
     samples = [r[1] for r in records]
     pos, rot, grip, pix, hw = labels_of(samples, camera)
 
     def one(i):
         img = _decode(records[i][0])
-        return _resize(img, roi, size), (_patch(img, *pix[i], patch) if patch else None)
+        return _resize(img, roi, size), (_patch(img, *pix[i], patch) if patch else None), (img if keep_full else None)
 
     both = list(pool.map(one, range(len(records)), chunksize=64))
     s = Split(name, np.stack([b[0] for b in both]), pos, rot, grip, pix, hw, raw=[r[0] for r in records] if keep_raw else [])
+    s.depth, s.K, s.T_base_cam = calibration_of(samples, camera)
     if patch:
         s.patches = np.stack([b[1] for b in both])
+    if keep_full:
+        s.full = np.stack([b[2] for b in both])
     return s
 
 
@@ -331,6 +360,77 @@ def baseline(train: Split, test: Split) -> dict:
     return {f"baseline_{k}": v for k, v in m.items()}
 
 
+# --------------------------------------------------------------------------- stage 2: --refine
+
+
+def crops_at(full: np.ndarray, idx, centres: np.ndarray, side: int):
+    """side x side windows of full[idx] around `centres` (N x 2, image px; zero outside the
+    image) and each window's origin (N x 2, image px of its top-left pixel)."""
+    out = np.stack([_patch(full[i], u, v, side) for i, (u, v) in zip(idx, centres)])
+    return out, (np.round(centres) - side // 2).astype(np.float32)
+
+
+def train_refiner(full: np.ndarray, pixel: np.ndarray, *, side: int, jitter: float, epochs: int, batch: int,
+                  lr: float, wd: float, seed: int, log):
+    """Train a network that finds the TCP in a side x side full-resolution window placed near
+    it (at the labelled pixel moved by a Gaussian offset of `jitter` px per axis, clipped to
+    +-(side/2 - 4) so that the TCP stays inside: the first network's error at test time).
+    Returns refine(full, centres) -> pixels (N x 2, image px)."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    arch = KP_ARCH
+    params, bn = init_convnet(jax.random.PRNGKey(seed + 7), arch, 3, side, HIDDEN, 2, KEYPOINTS)
+    steps = len(full) // batch
+    total = steps * epochs
+    opt = optax.adamw(optax.warmup_cosine_decay_schedule(0.0, lr, min(500, total // 10 + 1), total, lr * 0.01), weight_decay=wd)
+    opt_state = opt.init(params)
+    scale = side / 4.0  # offsets standardised to about unit size
+
+    def net(params, bn, x, train_mode):
+        return apply_convnet(params, bn, x.astype(jnp.float32) / 255.0 - 0.5, arch, train_mode)
+
+    def loss_fn(params, bn, x, y):
+        out, new_bn = net(params, bn, x, True)
+        return optax.huber_loss(out, y).mean(), new_bn
+
+    @jax.jit
+    def step(params, bn, opt_state, x, y):
+        (loss, new_bn), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, bn, x, y)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), new_bn, opt_state, loss
+
+    rng = np.random.default_rng(seed + 7)
+    limit = side / 2 - 4  # the TCP stays inside the window while training
+    for epoch in range(epochs):
+        te = time.perf_counter()
+        order = rng.permutation(len(full))
+        losses = []
+        for b in range(steps):
+            idx = np.sort(order[b * batch : (b + 1) * batch])
+            offset = np.clip(rng.normal(0.0, jitter, (len(idx), 2)), -limit, limit)
+            x, origin = crops_at(full, idx, pixel[idx] + offset, side)
+            y = (pixel[idx] - origin - side / 2) / scale
+            params, bn, opt_state, loss = step(params, bn, opt_state, x, y.astype(np.float32))
+            losses.append(loss)
+        log(f"probe: refine epoch {epoch + 1}/{epochs}  loss {float(np.mean(jax.device_get(losses))):.4f}  {time.perf_counter() - te:.0f} s")
+
+    predict = jax.jit(lambda params, bn, x: net(params, bn, x, False)[0])
+
+    def refine(full_images: np.ndarray, centres: np.ndarray) -> np.ndarray:
+        out = []
+        for i in range(0, len(full_images), batch):
+            idx = np.arange(i, min(i + batch, len(full_images)))
+            x, origin = crops_at(full_images, idx, centres[idx], side)
+            if len(idx) < batch:
+                x = np.concatenate([x, np.zeros((batch - len(idx), *x.shape[1:]), x.dtype)])
+            out.append(np.asarray(predict(params, bn, x))[: len(idx)] * scale + side / 2 + origin)
+        return np.concatenate(out).astype(np.float64)
+
+    return refine
+
+
 # --------------------------------------------------------------------------- training
 
 
@@ -372,11 +472,11 @@ def run(args) -> dict:
     _log(f"probe: {len(train_recs)} training samples, camera {args.camera}, image {hw[1]}x{hw[0]}, roi {roi} -> {args.size}px")
     # Training patches for --tcp-crop: cut larger around the labelled pixel, and randomly
     # cropped to tcp x tcp per batch (a jitter like the pixel head's own error).
-    train = load_split("train", train_recs, args.camera, args.size, roi, pool, patch=tcp + 2 * args.tcp_jitter if tcp else 0)
+    train = load_split("train", train_recs, args.camera, args.size, roi, pool, patch=tcp + 2 * args.tcp_jitter if tcp else 0, keep_full=bool(args.refine))
     del train_recs
     tests = []
     for name, recs in tests_recs:
-        s = load_split(name, recs, args.camera, args.size, roi, pool, keep_raw=bool(tcp))
+        s = load_split(name, recs, args.camera, args.size, roi, pool, keep_raw=bool(tcp), keep_full=bool(args.refine))
         if s.image_hw != hw:
             raise SystemExit(f"probe: {name}: camera {args.camera!r} images are {s.image_hw}, the training set's are {hw}")
         tests.append(s)
@@ -388,8 +488,14 @@ def run(args) -> dict:
     pos_mu, pos_sd = train.pos.mean(0), train.pos.std(0) + 1e-6
     pix_mu, pix_sd = train.pixel.mean(0), train.pixel.std(0) + 1e-3
 
+    # --frame camera: the first three outputs are the TCP's pixel and depth instead, and
+    # the base-frame position is back-projected through each sample's K and T_base_cam.
+    uvz_mu = np.r_[pix_mu, train.depth.mean()]
+    uvz_sd = np.r_[pix_sd, train.depth.std() + 1e-6]
+
     def targets(s: Split) -> np.ndarray:
-        return np.concatenate([(s.pos - pos_mu) / pos_sd, s.rot6d * 2.0, s.gripper[:, None], (s.pixel - pix_mu) / pix_sd], 1).astype(np.float32)
+        first = (np.c_[s.pixel, s.depth] - uvz_mu) / uvz_sd if args.frame == "camera" else (s.pos - pos_mu) / pos_sd
+        return np.concatenate([first, s.rot6d * 2.0, s.gripper[:, None], (s.pixel - pix_mu) / pix_sd], 1).astype(np.float32)
 
     y_train = targets(train)
 
@@ -448,13 +554,29 @@ def run(args) -> dict:
             outs.append(np.asarray(fn(params, bn, xb))[:m])
         return np.concatenate(outs).astype(np.float64)
 
+    refine = None  # --refine: set once the second network is trained
+
     def evaluate(s: Split) -> dict:
         # stage 1: everything from the camera image
         out = batched(predict_main, s.images)
-        pos = out[:, :3] * pos_sd + pos_mu
-        pix = out[:, 10:12] * pix_sd + pix_mu
+        extra = {}
+        if args.frame == "camera":
+            uvz = out[:, :3] * uvz_sd + uvz_mu
+            pix = uvz[:, :2]
+            if refine is not None:
+                # stage 2, twice: a full-resolution window at the first guess, then at the refined one
+                extra["pixel_median_px_stage1"] = round(float(np.median(np.linalg.norm(pix - s.pixel, axis=1))), 3)
+                pix = refine(s.full, refine(s.full, pix))
+            pos = backproject(pix, uvz[:, 2], s.K, s.T_base_cam)
+            extra["depth_median_cm"] = round(float(np.median(np.abs(uvz[:, 2] - s.depth) * 100)), 3)
+            extra["baseline_depth_median_cm"] = round(float(np.median(np.abs(np.median(train.depth) - s.depth) * 100)), 3)
+        else:
+            pos = out[:, :3] * pos_sd + pos_mu
+            pix = out[:, 10:12] * pix_sd + pix_mu
         m = metrics(pos, out[:, 3:9] / 2.0, out[:, 9] > 0, pix, s)
+        predictions[s.name] = {"pos": pos, "pixel": pix, **({"depth": uvz[:, 2]} if args.frame == "camera" else {})}
         m["gripper_acc_image"] = m["gripper_acc"]
+        m.update(extra)
         if tcp:
             # stage 2: the gripper from a full-resolution patch around the *predicted* TCP
             # pixel; around the labelled pixel as an upper bound (it reads a held-out label)
@@ -464,6 +586,7 @@ def run(args) -> dict:
             m["gripper_acc_patch_at_label"] = round(float(np.mean((g > 0) == (s.gripper > 0.5))), 4)
         return m
 
+    predictions = {}  # test set -> predicted arrays (--save-predictions)
     rng = np.random.default_rng(args.seed)
     t_train0, c_train0 = time.perf_counter(), time.process_time()
     t_eval = c_eval = 0.0  # --eval-every's evaluations, left out of the training time
@@ -488,6 +611,9 @@ def run(args) -> dict:
             t_eval, c_eval = t_eval + time.perf_counter() - tv, c_eval + time.process_time() - cv
             msg += f"  held-out: pos {m['pos_median_cm']:.2f} cm, rot {m['rot_median_deg']:.1f} deg, gripper {m['gripper_acc']:.3f}, pixel {m['pixel_median_px']:.2f} px"
         _log(msg)
+    if args.refine:
+        refine = train_refiner(train.full, train.pixel, side=args.refine, jitter=args.refine_jitter, epochs=args.epochs,
+                               batch=bs, lr=args.lr, wd=args.wd, seed=args.seed, log=_log)
     t_train = time.perf_counter() - t_train0 - t_eval
     c_train = time.process_time() - c_train0 - c_eval
 
@@ -496,6 +622,8 @@ def run(args) -> dict:
         m = evaluate(s)
         results.append({"test": s.name, "samples": len(s.images), **m, **baseline(train, s)})
     first = {k: v for k, v in results[0].items() if k not in ("test",)}
+    if args.save_predictions:
+        np.savez(args.save_predictions, **{f"{i}_{k}": v for i, s in enumerate(tests) for k, v in predictions[s.name].items()})
     report = {
         **first,
         "train": str(root),
@@ -504,6 +632,8 @@ def run(args) -> dict:
         "size": args.size,
         "roi": list(roi),
         "arch": args.arch,
+        "frame": args.frame,
+        "refine": args.refine,
         "tcp_crop": tcp,
         "tcp_jitter": args.tcp_jitter if tcp else 0,
         "epochs": args.epochs,
@@ -532,6 +662,10 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, default=112, help="input side in pixels (default 112)")
     ap.add_argument("--camera", default="front")
     ap.add_argument("--arch", choices=tuple(ARCHS), default="flat", help="flat (default: the last map flattened) or keypoints (a spatial soft-argmax)")
+    ap.add_argument("--frame", choices=("base", "camera"), default="base", help="base (default: regress the base-frame position) or camera (regress the TCP pixel and depth, and back-project them through each sample's stored K and T_base_cam)")
+    ap.add_argument("--refine", type=int, default=0, metavar="PX", help="(with --frame camera) a second network finds the TCP in a PX x PX full-resolution window around the first guess (0: off)")
+    ap.add_argument("--refine-jitter", type=float, default=24.0, help="--refine's training offsets: Gaussian, this many px per axis, clipped to +-(PX/2 - 4) (default 24)")
+    ap.add_argument("--save-predictions", default="", metavar="NPZ", help="save each test set's predictions (keys <set index>_pos and _pixel; _depth with --frame camera)")
     ap.add_argument("--roi", default="full", help="full (default: the whole image, centre-cropped to a square), auto (a fixed crop around the training TCP pixels), or x0,y0,x1,y1")
     ap.add_argument("--tcp-crop", type=int, default=0, metavar="PX", help="add a PX x PX full-resolution patch around the TCP pixel for the gripper (0: off)")
     ap.add_argument("--tcp-jitter", type=int, default=0, help="training jitter of the TCP patch, in pixels (default 0: 8 px kept the patch network at chance)")
@@ -543,6 +677,10 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-every", type=int, default=0, help="also report held-out numbers every K epochs (0: only at the end)")
     ap.add_argument("--shuffle-labels", action="store_true", help="a control: train on labels shuffled across samples")
     args = ap.parse_args(argv)
+    if args.refine and args.frame != "camera":
+        ap.error("--refine refines the TCP pixel that --frame camera back-projects: add --frame camera")
+    if args.refine and args.refine < 16:
+        ap.error(f"--refine {args.refine}: expected a window of at least 16 px (64 for 224 px images), or 0 for none")
     report = run(args)
     print(json.dumps(report), flush=True)
     return 0

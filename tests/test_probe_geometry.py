@@ -1,0 +1,63 @@
+"""The probe's camera geometry (bench/probe.py --frame camera, bench/probe_views.py): a TCP pixel
+and depth back-projected, or two TCP pixels triangulated, through each sample's stored K and
+T_base_cam, land on the TCP position. Checked against points projected by hand here, and
+against a generated dataset's own FK labels. Plain numpy: runs without the probe extra."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import probe  # noqa: E402
+import probe_views  # noqa: E402
+
+
+def _cameras(rng, n):
+    """n random calibrated cameras looking at the origin from 0.8-2 m: K (fx != fy, off-centre
+    principal point) and T_base_cam (OpenCV axes: z forward, y down)."""
+    K = np.zeros((n, 3, 3))
+    K[:, 0, 0], K[:, 1, 1] = rng.uniform(150, 700, n), rng.uniform(150, 700, n)
+    K[:, 0, 2], K[:, 1, 2], K[:, 2, 2] = rng.uniform(80, 400, n), rng.uniform(60, 300, n), 1.0
+    T = np.tile(np.eye(4), (n, 1, 1))
+    T[:, :3, :3] = Rotation.random(n, random_state=rng.integers(1 << 31)).as_matrix()
+    T[:, :3, 3] = -T[:, :3, 2] * rng.uniform(0.8, 2.0, (n, 1))  # the optical axis passes the origin
+    return K, T
+
+
+def _project(points, K, T_base_cam):
+    """Pixels (N x 2) and depths (N) of base-frame points, written out here: p_cam = R^T (p - t)."""
+    p_cam = np.einsum("nji,nj->ni", T_base_cam[:, :3, :3], points - T_base_cam[:, :3, 3])
+    z = p_cam[:, 2]
+    return np.c_[K[:, 0, 0] * p_cam[:, 0] / z + K[:, 0, 2], K[:, 1, 1] * p_cam[:, 1] / z + K[:, 1, 2]], z
+
+
+def test_backproject_and_triangulate_recover_points_projected_by_hand():
+    rng = np.random.default_rng(0)
+    n = 200
+    points = rng.uniform(-0.3, 0.3, (n, 3))
+    (K1, T1), (K2, T2) = _cameras(rng, n), _cameras(rng, n)
+    (px1, z1), (px2, _) = _project(points, K1, T1), _project(points, K2, T2)
+    assert (z1 > 0).all()
+    np.testing.assert_allclose(probe.backproject(px1, z1, K1, T1), points, atol=1e-9)
+    np.testing.assert_allclose(probe_views.triangulate(*probe_views.rays(px1, K1, T1), *probe_views.rays(px2, K2, T2)), points, atol=1e-9)
+    # a pixel error moves the triangulated point: the function reads the pixels it is given
+    moved = probe_views.triangulate(*probe_views.rays(px1 + [5.0, 0.0], K1, T1), *probe_views.rays(px2, K2, T2))
+    assert np.median(np.linalg.norm(moved - points, axis=1)) > 1e-3
+
+
+def test_a_datasets_labelled_pixels_give_its_fk_positions(small_dataset):
+    """The dataset's conventions (ee_pixel, ee_depth, K, T_world_cam, T_world_base) are the ones
+    the probe assumes: its labelled front pixel and depth back-project, and its front and wrist
+    pixels triangulate, onto the FK position `state.ee_pos` (base frame)."""
+    samples = [r[1] for r in probe.read_records(probe.dataset_shards(Path(small_dataset)), "front")]
+    pos = np.array([s["state"]["ee_pos"] for s in samples])
+    pix = {c: np.array([s["cameras"][c]["ee_pixel"] for s in samples]) for c in ("front", "wrist")}
+    depth, K, T = probe.calibration_of(samples, "front")
+    np.testing.assert_allclose(probe.backproject(pix["front"], depth, K, T), pos, atol=1e-6)
+    cal, _ = probe_views.calibrations(Path(small_dataset), ["front", "wrist"], len(samples))
+    est = probe_views.triangulate(*probe_views.rays(pix["front"], *cal["front"]), *probe_views.rays(pix["wrist"], *cal["wrist"]))
+    np.testing.assert_allclose(est, pos, atol=1e-6)

@@ -360,6 +360,14 @@ def baseline(train: Split, test: Split) -> dict:
     return {f"baseline_{k}": v for k, v in m.items()}
 
 
+def adamw_warmup_cosine(*, lr: float, wd: float, total: int):
+    """Both networks' optimiser: AdamW, a linear warm-up (a tenth of the steps, at most 500),
+    then cosine decay to lr/100 over `total` steps."""
+    import optax
+
+    return optax.adamw(optax.warmup_cosine_decay_schedule(0.0, lr, min(500, total // 10 + 1), total, lr * 0.01), weight_decay=wd)
+
+
 # --------------------------------------------------------------------------- stage 2: --refine
 
 
@@ -384,7 +392,7 @@ def train_refiner(full: np.ndarray, pixel: np.ndarray, *, side: int, jitter: flo
     params, bn = init_convnet(jax.random.PRNGKey(seed + 7), arch, 3, side, HIDDEN, 2, KEYPOINTS)
     steps = len(full) // batch
     total = steps * epochs
-    opt = optax.adamw(optax.warmup_cosine_decay_schedule(0.0, lr, min(500, total // 10 + 1), total, lr * 0.01), weight_decay=wd)
+    opt = adamw_warmup_cosine(lr=lr, wd=wd, total=total)
     opt_state = opt.init(params)
     scale = side / 4.0  # offsets standardised to about unit size
 
@@ -512,8 +520,7 @@ def run(args) -> dict:
     if steps_per_epoch == 0:
         raise SystemExit(f"probe: {len(train.images)} training samples is fewer than one batch ({bs})")
     total = steps_per_epoch * args.epochs
-    sched = optax.warmup_cosine_decay_schedule(0.0, args.lr, min(500, total // 10 + 1), total, args.lr * 0.01)
-    opt = optax.adamw(sched, weight_decay=args.wd)
+    opt = adamw_warmup_cosine(lr=args.lr, wd=args.wd, total=total)
     opt_state = opt.init(params)
 
     def main_net(params, bn, x, train_mode):

@@ -32,9 +32,9 @@ import probe  # noqa: E402  (bench/probe.py: the records and the calibration)
 def rays(pixel: np.ndarray, K: np.ndarray, T_base_cam: np.ndarray):
     """Each pixel's viewing ray in the base frame: origins (N x 3) [m], unit directions (N x 3).
     pixel: N x 2 stored-image px; K: N x 3 x 3; T_base_cam: N x 4 x 4 (OpenCV axes)."""
-    uv1 = np.concatenate([pixel, np.ones((len(pixel), 1))], 1)
-    d = np.einsum("nij,nj->ni", T_base_cam[:, :3, :3], np.linalg.solve(K, uv1[:, :, None])[:, :, 0])
-    return T_base_cam[:, :3, 3], d / np.linalg.norm(d, axis=1, keepdims=True)
+    origin = T_base_cam[:, :3, 3]
+    d = probe.backproject(pixel, np.ones(len(pixel)), K, T_base_cam) - origin  # the point at depth 1 m
+    return origin, d / np.linalg.norm(d, axis=1, keepdims=True)
 
 
 def triangulate(o1: np.ndarray, d1: np.ndarray, o2: np.ndarray, d2: np.ndarray) -> np.ndarray:

@@ -42,8 +42,10 @@ labelled pixel: an upper bound that reads a held-out label, not a claim).
 
 `--frame camera` regresses the TCP's pixel and depth instead of its base-frame position, and
 back-projects them through each sample's stored K and T_base_cam (a calibrated camera);
-`--refine PX` adds a second network that finds the TCP in a PX x PX full-resolution window at
-the first network's pixel. bench/probe_views.py triangulates two such probes' pixels.
+`--refine PX[,PX...]` adds networks that find the TCP in a PX x PX full-resolution window at
+the pixel before them: a cascade, each window applied twice (64,32: a 64 px window at the first
+network's pixel, then a 32 px one at the result). bench/probe_views.py triangulates two such
+probes' pixels.
 
 Deterministic given --seed: the same command prints the same numbers.
 Needs the probe extra: pip install -e '.[probe]' (JAX and optax, CPU).
@@ -336,6 +338,11 @@ def rot_err_deg(pred6: np.ndarray, true6: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
+def median_px(pix: np.ndarray, truth: np.ndarray) -> float:
+    """The median distance between predicted and labelled pixels (N x 2 each) [px], rounded."""
+    return round(float(np.median(np.linalg.norm(pix - truth, axis=1))), 3)
+
+
 def metrics(pos, rot6, grip_open, pix, split: Split) -> dict:
     pe = np.linalg.norm(pos - split.pos, axis=1) * 100
     return {
@@ -343,7 +350,7 @@ def metrics(pos, rot6, grip_open, pix, split: Split) -> dict:
         "pos_p90_cm": round(float(np.percentile(pe, 90)), 3),
         "rot_median_deg": round(float(np.median(rot_err_deg(rot6, split.rot6d))), 3),
         "gripper_acc": round(float(np.mean(grip_open == (split.gripper > 0.5))), 4),
-        "pixel_median_px": round(float(np.median(np.linalg.norm(pix - split.pixel, axis=1))), 3),
+        "pixel_median_px": median_px(pix, split.pixel),
     }
 
 
@@ -561,7 +568,7 @@ def run(args) -> dict:
             outs.append(np.asarray(fn(params, bn, xb))[:m])
         return np.concatenate(outs).astype(np.float64)
 
-    refine = None  # --refine: set once the second network is trained
+    refiners = []  # --refine: one per window, set once trained
 
     def evaluate(s: Split) -> dict:
         # stage 1: everything from the camera image
@@ -570,10 +577,14 @@ def run(args) -> dict:
         if args.frame == "camera":
             uvz = out[:, :3] * uvz_sd + uvz_mu
             pix = uvz[:, :2]
-            if refine is not None:
-                # stage 2, twice: a full-resolution window at the first guess, then at the refined one
-                extra["pixel_median_px_stage1"] = round(float(np.median(np.linalg.norm(pix - s.pixel, axis=1))), 3)
-                pix = refine(s.full, refine(s.full, pix))
+            if refiners:
+                # the cascade: each window twice, at the pixel so far and then at its own result
+                extra["pixel_median_px_stage1"] = median_px(pix, s.pixel)
+                after = []
+                for refine in refiners:
+                    pix = refine(s.full, refine(s.full, pix))
+                    after.append(median_px(pix, s.pixel))
+                extra["pixel_median_px_windows"] = after  # after each window of the cascade
             pos = backproject(pix, uvz[:, 2], s.K, s.T_base_cam)
             extra["depth_median_cm"] = round(float(np.median(np.abs(uvz[:, 2] - s.depth) * 100)), 3)
             extra["baseline_depth_median_cm"] = round(float(np.median(np.abs(np.median(train.depth) - s.depth) * 100)), 3)
@@ -618,9 +629,9 @@ def run(args) -> dict:
             t_eval, c_eval = t_eval + time.perf_counter() - tv, c_eval + time.process_time() - cv
             msg += f"  held-out: pos {m['pos_median_cm']:.2f} cm, rot {m['rot_median_deg']:.1f} deg, gripper {m['gripper_acc']:.3f}, pixel {m['pixel_median_px']:.2f} px"
         _log(msg)
-    if args.refine:
-        refine = train_refiner(train.full, train.pixel, side=args.refine, jitter=args.refine_jitter, epochs=args.epochs,
-                               batch=bs, lr=args.lr, wd=args.wd, seed=args.seed, log=_log)
+    for k, (side, jitter, epochs) in enumerate(zip(args.refine, args.refine_jitter, args.refine_epochs)):
+        refiners.append(train_refiner(train.full, train.pixel, side=side, jitter=jitter, epochs=epochs, batch=bs, lr=args.lr,
+                                      wd=args.wd, seed=args.seed + 7 * k, log=_log))
     t_train = time.perf_counter() - t_train0 - t_eval
     c_train = time.process_time() - c_train0 - c_eval
 
@@ -640,7 +651,9 @@ def run(args) -> dict:
         "roi": list(roi),
         "arch": args.arch,
         "frame": args.frame,
-        "refine": args.refine,
+        "refine": list(args.refine),
+        "refine_jitter": list(args.refine_jitter),
+        "refine_epochs": list(args.refine_epochs),
         "tcp_crop": tcp,
         "tcp_jitter": args.tcp_jitter if tcp else 0,
         "epochs": args.epochs,
@@ -658,6 +671,39 @@ def run(args) -> dict:
     return report
 
 
+def _numbers(ap, flag: str, text: str, kind, what: str):
+    """A comma-separated option as a tuple (empty for an empty string), or exit 2."""
+    try:
+        return tuple(kind(x) for x in text.split(",")) if text.strip() else ()
+    except ValueError:
+        ap.error(f"{flag} {text}: expected comma-separated {what}, e.g. {'64,32' if kind is int else '24,8'}")
+
+
+def refine_options(ap, args) -> None:
+    """Parse --refine, --refine-jitter and --refine-epochs in place into tuples of one entry per
+    window (the defaults filled in), or stop with exit 2 and the reason."""
+    sides = _numbers(ap, "--refine", args.refine, int, "whole numbers")
+    sides = () if sides == (0,) else sides  # "--refine 0": none, as before the cascade
+    jitter = _numbers(ap, "--refine-jitter", args.refine_jitter, float, "numbers")
+    epochs = _numbers(ap, "--refine-epochs", args.refine_epochs, int, "whole numbers")
+    if sides and args.frame != "camera":
+        ap.error("--refine refines the TCP pixel that --frame camera back-projects: add --frame camera")
+    if not sides and (jitter or epochs):
+        ap.error("--refine-jitter and --refine-epochs set the --refine windows: add --refine PX[,PX...]")
+    if any(s < 16 for s in sides):
+        ap.error(f"--refine {args.refine}: expected windows of at least 16 px each (64,32 for 224 px images), or 0 for none")
+    for flag, values in (("--refine-jitter", jitter), ("--refine-epochs", epochs)):
+        if values and len(values) != len(sides):
+            ap.error(f"{flag}: expected {len(sides)} value(s), one per --refine window ({args.refine}), got {len(values)}")
+    if not all(math.isfinite(j) and j >= 0 for j in jitter):
+        ap.error(f"--refine-jitter {args.refine_jitter}: expected offsets of 0 px or more")
+    if any(e < 1 for e in epochs):
+        ap.error(f"--refine-epochs {args.refine_epochs}: expected at least 1 epoch per window")
+    args.refine = sides
+    args.refine_jitter = jitter or tuple(24.0 if k == 0 else s / 4 for k, s in enumerate(sides))
+    args.refine_epochs = epochs or (args.epochs,) * len(sides)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dataset", help="a statgen dataset folder to train on")
@@ -670,8 +716,9 @@ def main(argv=None) -> int:
     ap.add_argument("--camera", default="front")
     ap.add_argument("--arch", choices=tuple(ARCHS), default="flat", help="flat (default: the last map flattened) or keypoints (a spatial soft-argmax)")
     ap.add_argument("--frame", choices=("base", "camera"), default="base", help="base (default: regress the base-frame position) or camera (regress the TCP pixel and depth, and back-project them through each sample's stored K and T_base_cam)")
-    ap.add_argument("--refine", type=int, default=0, metavar="PX", help="(with --frame camera) a second network finds the TCP in a PX x PX full-resolution window around the first guess (0: off)")
-    ap.add_argument("--refine-jitter", type=float, default=24.0, help="--refine's training offsets: Gaussian, this many px per axis, clipped to +-(PX/2 - 4) (default 24)")
+    ap.add_argument("--refine", default="", metavar="PX[,PX...]", help="(with --frame camera) networks that find the TCP in PX x PX full-resolution windows, a cascade: each at the pixel before it (default: none)")
+    ap.add_argument("--refine-jitter", default="", metavar="PX[,PX...]", help="each window's training offsets: Gaussian, this many px per axis, clipped to +-(PX/2 - 4) (default: 24 for the first window, a quarter of the side for the later ones)")
+    ap.add_argument("--refine-epochs", default="", metavar="E[,E...]", help="each window's training epochs (default: --epochs for each)")
     ap.add_argument("--save-predictions", default="", metavar="NPZ", help="save each test set's predictions (keys <set index>_pos and _pixel; _depth with --frame camera)")
     ap.add_argument("--roi", default="full", help="full (default: the whole image, centre-cropped to a square), auto (a fixed crop around the training TCP pixels), or x0,y0,x1,y1")
     ap.add_argument("--tcp-crop", type=int, default=0, metavar="PX", help="add a PX x PX full-resolution patch around the TCP pixel for the gripper (0: off)")
@@ -684,10 +731,9 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-every", type=int, default=0, help="also report held-out numbers every K epochs (0: only at the end)")
     ap.add_argument("--shuffle-labels", action="store_true", help="a control: train on labels shuffled across samples")
     args = ap.parse_args(argv)
-    if args.refine and args.frame != "camera":
-        ap.error("--refine refines the TCP pixel that --frame camera back-projects: add --frame camera")
-    if args.refine and args.refine < 16:
-        ap.error(f"--refine {args.refine}: expected a window of at least 16 px (64 for 224 px images), or 0 for none")
+    if args.epochs < 1:
+        ap.error(f"--epochs {args.epochs}: expected at least 1")
+    refine_options(ap, args)
     report = run(args)
     print(json.dumps(report), flush=True)
     return 0

@@ -94,13 +94,17 @@ def test_the_keypoint_network_learns(dataset_1k):
 
 def test_the_camera_frame_probe_and_its_refinement_learn(dataset_1k, tmp_path):
     """--frame camera: pixel and depth, back-projected through the stored calibration, beat the
-    baseline; --refine: the full-resolution window moves the pixel closer than the first network's."""
+    baseline; --refine: a cascade of full-resolution windows moves the pixel closer than the first
+    network's."""
     import numpy as np
 
     npz = tmp_path / "pred.npz"
     r = probe(str(dataset_1k), "--size", "64", "--epochs", "6", "--seed", "0", "--arch", "keypoints", "--frame", "camera",
-              "--refine", "48", "--save-predictions", str(npz))
-    assert r["frame"] == "camera" and r["refine"] == 48
+              "--refine", "48,24", "--save-predictions", str(npz))
+    assert r["frame"] == "camera" and r["refine"] == [48, 24]
+    # the defaults: 24 px offsets for the first window, a quarter of the side after it; --epochs each
+    assert r["refine_jitter"] == [24.0, 6.0] and r["refine_epochs"] == [6, 6], r
+    assert len(r["pixel_median_px_windows"]) == 2 and r["pixel_median_px_windows"][-1] == r["pixel_median_px"], r
     assert r["pos_median_cm"] < 0.75 * r["baseline_pos_median_cm"], r
     assert r["pixel_median_px"] < 0.8 * r["pixel_median_px_stage1"], r
     # the depth is the slow part to learn (19 against 20 cm for the training median here)
@@ -115,8 +119,3 @@ def test_the_camera_frame_probe_and_its_refinement_learn(dataset_1k, tmp_path):
     saved = np.load(npz)
     assert sorted(saved.files) == ["0_depth", "0_pixel", "0_pos"]
     assert round(float(np.median(np.linalg.norm(saved["0_pixel"] - truth, axis=1))), 3) == r["pixel_median_px"]
-
-
-def test_refine_needs_the_camera_frame(tmp_path):
-    p = subprocess.run([sys.executable, str(PROBE), str(tmp_path), "--refine", "48"], capture_output=True, text=True)
-    assert p.returncode == 2 and "add --frame camera" in p.stderr, p.stderr

@@ -1,14 +1,17 @@
 """The probe's camera geometry (bench/probe.py --frame camera, bench/probe_views.py): a TCP pixel
 and depth back-projected, or two TCP pixels triangulated, through each sample's stored K and
 T_base_cam, land on the TCP position. Checked against points projected by hand here, and
-against a generated dataset's own FK labels. Plain numpy: runs without the probe extra."""
+against a generated dataset's own FK labels; and the refinement cascade's options. Plain numpy:
+runs without the probe extra."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from scipy.spatial.transform import Rotation
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -49,6 +52,34 @@ def test_backproject_and_triangulate_recover_points_projected_by_hand():
     assert np.median(np.linalg.norm(moved - points, axis=1)) > 1e-3
 
 
+def test_three_views_leave_out_the_ray_of_a_wrong_pixel():
+    """With three views, a pixel 40 px off in one of them (a different view per row) moves the
+    least-squares point of all three rays, but triangulate_views leaves that ray out and lands
+    on the point the other two give."""
+    rng = np.random.default_rng(1)
+    n = 300
+    points = rng.uniform(-0.3, 0.3, (n, 3))
+    cams = [_cameras(rng, n) for _ in range(3)]
+    pix = [_project(points, K, T)[0] for K, T in cams]
+    def stack(pixels):
+        return probe_views.view_rays(pixels, cams)
+    np.testing.assert_allclose(probe_views.triangulate_views(*stack(pix)), points, atol=1e-9)
+    # small pixel noise everywhere, and one view per row 40 px off
+    noisy = [p + rng.normal(0.0, 0.5, p.shape) for p in pix]
+    wrong = rng.integers(0, 3, n)
+    for v in range(3):
+        noisy[v][wrong == v] += [40.0, 0.0]
+    origins, dirs = stack(noisy)
+    robust = np.linalg.norm(probe_views.triangulate_views(origins, dirs) - points, axis=1)
+    every = np.linalg.norm(probe_views.nearest_point(origins, dirs) - points, axis=1)
+    good_pair = np.array([np.linalg.norm(probe_views.nearest_point(origins[[u for u in range(3) if u != w]][:, [i]],
+                                                                   dirs[[u for u in range(3) if u != w]][:, [i]])[0] - points[i])
+                          for i, w in enumerate(wrong)])
+    assert np.median(robust) < 0.3 * np.median(every), (np.median(robust), np.median(every))
+    # the two good views' point, wherever the wrong ray was left out (most rows)
+    assert np.mean(np.isclose(robust, good_pair, rtol=0, atol=1e-9)) > 0.9
+
+
 def test_a_datasets_labelled_pixels_give_its_fk_positions(small_dataset):
     """The dataset's conventions (ee_pixel, ee_depth, K, T_world_cam, T_world_base) are the ones
     the probe assumes: its labelled front pixel and depth back-project, and its front and wrist
@@ -61,3 +92,22 @@ def test_a_datasets_labelled_pixels_give_its_fk_positions(small_dataset):
     cal, _ = probe_views.calibrations(Path(small_dataset), ["front", "wrist"], len(samples))
     est = probe_views.triangulate(*probe_views.rays(pix["front"], *cal["front"]), *probe_views.rays(pix["wrist"], *cal["wrist"]))
     np.testing.assert_allclose(est, pos, atol=1e-6)
+
+
+@pytest.mark.parametrize("argv, reason", [
+    (["--refine", "48"], "add --frame camera"),
+    (["--frame", "camera", "--refine", "48,8"], "at least 16 px"),
+    (["--frame", "camera", "--refine", "64,32", "--refine-epochs", "10"], "--refine-epochs: expected 2 value(s)"),
+    (["--frame", "camera", "--refine", "64,32", "--refine-jitter", "24,8,4"], "--refine-jitter: expected 2 value(s)"),
+    (["--frame", "camera", "--refine", "64,x"], "expected comma-separated whole numbers"),
+    (["--frame", "camera", "--refine", "64", "--refine-epochs", "0"], "at least 1 epoch"),
+    (["--frame", "camera", "--refine-epochs", "20"], "add --refine"),
+    (["--frame", "camera", "--refine", "64,0"], "at least 16 px"),
+    (["--frame", "camera", "--refine", "64", "--refine-jitter=-5"], "expected offsets of 0 px or more"),
+    (["--frame", "camera", "--refine", "64", "--refine-jitter", "nan"], "expected offsets of 0 px or more"),
+    (["--frame", "camera", "--refine", "64.5"], "whole numbers"),
+    (["--epochs", "0", "--frame", "camera", "--refine", "64"], "--epochs 0: expected at least 1"),
+])
+def test_bad_refine_options_exit_2_with_the_reason(tmp_path, argv, reason):
+    p = subprocess.run([sys.executable, probe.__file__, str(tmp_path), *argv], capture_output=True, text=True)
+    assert p.returncode == 2 and reason in p.stderr and "Traceback" not in p.stderr, p.stderr

@@ -61,11 +61,6 @@ def ray_distance(x: np.ndarray, origin: np.ndarray, d: np.ndarray) -> np.ndarray
     return np.linalg.norm(w - (w * d).sum(1, keepdims=True) * d, axis=1)
 
 
-def triangulate(o1: np.ndarray, d1: np.ndarray, o2: np.ndarray, d2: np.ndarray) -> np.ndarray:
-    """The midpoint of the shortest segment between two rays per row (N x 3) [m]."""
-    return nearest_point(np.stack([o1, o2]), np.stack([d1, d2]))
-
-
 def triangulate_views(origins: np.ndarray, dirs: np.ndarray) -> np.ndarray:
     """The TCP from V >= 2 viewing rays per row (N x 3) [m]; origins, dirs: V x N x 3.
     Two views: the midpoint of the shortest segment between the rays. More: a wrong pixel puts

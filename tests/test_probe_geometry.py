@@ -46,9 +46,9 @@ def test_backproject_and_triangulate_recover_points_projected_by_hand():
     (px1, z1), (px2, _) = _project(points, K1, T1), _project(points, K2, T2)
     assert (z1 > 0).all()
     np.testing.assert_allclose(probe.backproject(px1, z1, K1, T1), points, atol=1e-9)
-    np.testing.assert_allclose(probe_views.triangulate(*probe_views.rays(px1, K1, T1), *probe_views.rays(px2, K2, T2)), points, atol=1e-9)
+    np.testing.assert_allclose(probe_views.triangulate_views(*probe_views.view_rays([px1, px2], [(K1, T1), (K2, T2)])), points, atol=1e-9)
     # a pixel error moves the triangulated point: the function reads the pixels it is given
-    moved = probe_views.triangulate(*probe_views.rays(px1 + [5.0, 0.0], K1, T1), *probe_views.rays(px2, K2, T2))
+    moved = probe_views.triangulate_views(*probe_views.view_rays([px1 + [5.0, 0.0], px2], [(K1, T1), (K2, T2)]))
     assert np.median(np.linalg.norm(moved - points, axis=1)) > 1e-3
 
 
@@ -61,15 +61,13 @@ def test_three_views_leave_out_the_ray_of_a_wrong_pixel():
     points = rng.uniform(-0.3, 0.3, (n, 3))
     cams = [_cameras(rng, n) for _ in range(3)]
     pix = [_project(points, K, T)[0] for K, T in cams]
-    def stack(pixels):
-        return probe_views.view_rays(pixels, cams)
-    np.testing.assert_allclose(probe_views.triangulate_views(*stack(pix)), points, atol=1e-9)
+    np.testing.assert_allclose(probe_views.triangulate_views(*probe_views.view_rays(pix, cams)), points, atol=1e-9)
     # small pixel noise everywhere, and one view per row 40 px off
     noisy = [p + rng.normal(0.0, 0.5, p.shape) for p in pix]
     wrong = rng.integers(0, 3, n)
     for v in range(3):
         noisy[v][wrong == v] += [40.0, 0.0]
-    origins, dirs = stack(noisy)
+    origins, dirs = probe_views.view_rays(noisy, cams)
     robust = np.linalg.norm(probe_views.triangulate_views(origins, dirs) - points, axis=1)
     every = np.linalg.norm(probe_views.nearest_point(origins, dirs) - points, axis=1)
     good_pair = np.array([np.linalg.norm(probe_views.nearest_point(origins[[u for u in range(3) if u != w]][:, [i]],
@@ -90,7 +88,7 @@ def test_a_datasets_labelled_pixels_give_its_fk_positions(small_dataset):
     depth, K, T = probe.calibration_of(samples, "front")
     np.testing.assert_allclose(probe.backproject(pix["front"], depth, K, T), pos, atol=1e-6)
     cal, _ = probe_views.calibrations(Path(small_dataset), ["front", "wrist"], len(samples))
-    est = probe_views.triangulate(*probe_views.rays(pix["front"], *cal["front"]), *probe_views.rays(pix["wrist"], *cal["wrist"]))
+    est = probe_views.triangulate_views(*probe_views.view_rays([pix["front"], pix["wrist"]], [cal["front"], cal["wrist"]]))
     np.testing.assert_allclose(est, pos, atol=1e-6)
 
 

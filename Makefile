@@ -108,8 +108,9 @@ probe-budget: probe-setup
 
 # Two calibrated views (bench/probe_views.py): franka at full with the task's front and left cameras
 # (10,000 training samples, seed 0; 1,500 test samples, seed 1), one keypoint probe per camera with
-# --refine 64,32 (a 64 px window, then a 32 px one trained for 20 epochs), the TCP triangulated from
-# the two pixels (about 35 minutes here: a few of data, 31 of training).
+# --refine 64,32 (a 64 px window, then a 32 px one trained for 20 epochs; each window at its own
+# contrast: the default --normalise windows), the TCP triangulated from the two pixels (about 37
+# minutes here: a few of data, 34 of training).
 VIEWS_DATA ?= data/views
 probe-views: probe-setup
 	for set in "franka-full 10000 0" "franka-full-s1 1500 1"; do set -- $$set; \

@@ -44,8 +44,10 @@ labelled pixel: an upper bound that reads a held-out label, not a claim).
 back-projects them through each sample's stored K and T_base_cam (a calibrated camera);
 `--refine PX[,PX...]` adds networks that find the TCP in a PX x PX full-resolution window at
 the pixel before them: a cascade, each window applied twice (64,32: a 64 px window at the first
-network's pixel, then a 32 px one at the result). bench/probe_views.py triangulates two such
-probes' pixels.
+network's pixel, then a 32 px one at the result). `--normalise` sets what the networks see:
+each window at zero mean and unit spread (`windows`, the default: a dark window looks like a
+bright one), the camera image too (`all`), or every image's pixels scaled alike (`none`).
+bench/probe_views.py triangulates two such probes' pixels.
 
 Deterministic given --seed: the same command prints the same numbers.
 Needs the probe extra: pip install -e '.[probe]' (JAX and optax, CPU).
@@ -375,6 +377,19 @@ def adamw_warmup_cosine(*, lr: float, wd: float, total: int):
     return optax.adamw(optax.warmup_cosine_decay_schedule(0.0, lr, min(500, total // 10 + 1), total, lr * 0.01), weight_decay=wd)
 
 
+def network_input(x, *, standardise: bool):
+    """uint8 images (N x H x W x 3) -> the networks' float32 input: pixels scaled to [-0.5, 0.5],
+    or (standardise) each image shifted to zero mean and divided by its spread over pixels and
+    channels plus 0.02 (so that a flat image is not blown up): a dark scene then looks much like
+    a bright one (see --normalise)."""
+    import jax.numpy as jnp
+
+    xf = x.astype(jnp.float32) / 255.0
+    if not standardise:
+        return xf - 0.5
+    return (xf - xf.mean(axis=(1, 2, 3), keepdims=True)) / (xf.std(axis=(1, 2, 3), keepdims=True) + 0.02)
+
+
 # --------------------------------------------------------------------------- stage 2: --refine
 
 
@@ -386,13 +401,13 @@ def crops_at(full: np.ndarray, idx, centres: np.ndarray, side: int):
 
 
 def train_refiner(full: np.ndarray, pixel: np.ndarray, *, side: int, jitter: float, epochs: int, batch: int,
-                  lr: float, wd: float, seed: int, log):
+                  lr: float, wd: float, seed: int, standardise: bool, log):
     """Train a network that finds the TCP in a side x side full-resolution window placed near
     it (at the labelled pixel moved by a Gaussian offset of `jitter` px per axis, clipped to
-    +-(side/2 - 4) so that the TCP stays inside: the first network's error at test time).
+    +-(side/2 - 4) so that the TCP stays inside: the first network's error at test time);
+    `standardise`: each window at zero mean and unit spread (network_input).
     Returns refine(full, centres) -> pixels (N x 2, image px)."""
     import jax
-    import jax.numpy as jnp
     import optax
 
     arch = KP_ARCH
@@ -404,7 +419,7 @@ def train_refiner(full: np.ndarray, pixel: np.ndarray, *, side: int, jitter: flo
     scale = side / 4.0  # offsets standardised to about unit size
 
     def net(params, bn, x, train_mode):
-        return apply_convnet(params, bn, x.astype(jnp.float32) / 255.0 - 0.5, arch, train_mode)
+        return apply_convnet(params, bn, network_input(x, standardise=standardise), arch, train_mode)
 
     def loss_fn(params, bn, x, y):
         out, new_bn = net(params, bn, x, True)
@@ -531,10 +546,10 @@ def run(args) -> dict:
     opt_state = opt.init(params)
 
     def main_net(params, bn, x, train_mode):
-        return apply_convnet(params["main"], bn["main"], x.astype(jnp.float32) / 255.0 - 0.5, arch, train_mode)
+        return apply_convnet(params["main"], bn["main"], network_input(x, standardise=args.normalise == "all"), arch, train_mode)
 
     def patch_net(params, bn, p, train_mode):
-        g, new = apply_convnet(params["patch"], bn["patch"], p.astype(jnp.float32) / 255.0 - 0.5, PATCH_ARCH, train_mode)
+        g, new = apply_convnet(params["patch"], bn["patch"], network_input(p, standardise=args.normalise == "all"), PATCH_ARCH, train_mode)
         return g[:, 0], new
 
     def loss_fn(params, bn, x, p, y):
@@ -631,7 +646,7 @@ def run(args) -> dict:
         _log(msg)
     for k, (side, jitter, epochs) in enumerate(zip(args.refine, args.refine_jitter, args.refine_epochs)):
         refiners.append(train_refiner(train.full, train.pixel, side=side, jitter=jitter, epochs=epochs, batch=bs, lr=args.lr,
-                                      wd=args.wd, seed=args.seed + 7 * k, log=_log))
+                                      wd=args.wd, seed=args.seed + 7 * k, standardise=args.normalise != "none", log=_log))
     t_train = time.perf_counter() - t_train0 - t_eval
     c_train = time.process_time() - c_train0 - c_eval
 
@@ -654,6 +669,7 @@ def run(args) -> dict:
         "refine": list(args.refine),
         "refine_jitter": list(args.refine_jitter),
         "refine_epochs": list(args.refine_epochs),
+        "normalise": args.normalise,
         "tcp_crop": tcp,
         "tcp_jitter": args.tcp_jitter if tcp else 0,
         "epochs": args.epochs,
@@ -719,6 +735,7 @@ def main(argv=None) -> int:
     ap.add_argument("--refine", default="", metavar="PX[,PX...]", help="(with --frame camera) networks that find the TCP in PX x PX full-resolution windows, a cascade: each at the pixel before it (default: none)")
     ap.add_argument("--refine-jitter", default="", metavar="PX[,PX...]", help="each window's training offsets: Gaussian, this many px per axis, clipped to +-(PX/2 - 4) (default: 24 for the first window, a quarter of the side for the later ones)")
     ap.add_argument("--refine-epochs", default="", metavar="E[,E...]", help="each window's training epochs (default: --epochs for each)")
+    ap.add_argument("--normalise", choices=("windows", "all", "none"), default="windows", help="windows (default): each --refine window reaches its network at zero mean and unit spread; all: the camera image and --tcp-crop patch too; none: pixels scaled to [-0.5, 0.5] only")
     ap.add_argument("--save-predictions", default="", metavar="NPZ", help="save each test set's predictions (keys <set index>_pos and _pixel; _depth with --frame camera)")
     ap.add_argument("--roi", default="full", help="full (default: the whole image, centre-cropped to a square), auto (a fixed crop around the training TCP pixels), or x0,y0,x1,y1")
     ap.add_argument("--tcp-crop", type=int, default=0, metavar="PX", help="add a PX x PX full-resolution patch around the TCP pixel for the gripper (0: off)")

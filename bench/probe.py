@@ -400,6 +400,19 @@ def crops_at(full: np.ndarray, idx, centres: np.ndarray, side: int):
     return out, (np.round(centres) - side // 2).astype(np.float32)
 
 
+def in_batches(fn, arr: np.ndarray, batch: int) -> np.ndarray:
+    """fn over arr in batches of `batch` rows (one compiled shape: the last batch zero-padded);
+    the rows of the results, as float64."""
+    outs = []
+    for i in range(0, len(arr), batch):
+        xb = arr[i : i + batch]
+        m = len(xb)
+        if m < batch:
+            xb = np.concatenate([xb, np.zeros((batch - m, *xb.shape[1:]), xb.dtype)])
+        outs.append(np.asarray(fn(xb))[:m])
+    return np.concatenate(outs).astype(np.float64)
+
+
 def train_refiner(full: np.ndarray, pixel: np.ndarray, *, side: int, jitter: float, epochs: int, batch: int,
                   lr: float, wd: float, seed: int, standardise: bool, log):
     """Train a network that finds the TCP in a side x side full-resolution window placed near
@@ -449,14 +462,8 @@ def train_refiner(full: np.ndarray, pixel: np.ndarray, *, side: int, jitter: flo
     predict = jax.jit(lambda params, bn, x: net(params, bn, x, False)[0])
 
     def refine(full_images: np.ndarray, centres: np.ndarray) -> np.ndarray:
-        out = []
-        for i in range(0, len(full_images), batch):
-            idx = np.arange(i, min(i + batch, len(full_images)))
-            x, origin = crops_at(full_images, idx, centres[idx], side)
-            if len(idx) < batch:
-                x = np.concatenate([x, np.zeros((batch - len(idx), *x.shape[1:]), x.dtype)])
-            out.append(np.asarray(predict(params, bn, x))[: len(idx)] * scale + side / 2 + origin)
-        return np.concatenate(out).astype(np.float64)
+        x, origin = crops_at(full_images, range(len(full_images)), centres, side)
+        return in_batches(lambda xb: predict(params, bn, xb), x, batch) * scale + side / 2 + origin
 
     return refine
 
@@ -573,15 +580,7 @@ def run(args) -> dict:
     predict_patch = jax.jit(lambda params, bn, p: patch_net(params, bn, p, False)[0])
 
     def batched(fn, arr):
-        """fn over fixed-size batches (one compiled shape), the last one padded."""
-        outs = []
-        for i in range(0, len(arr), bs):
-            xb = arr[i : i + bs]
-            m = len(xb)
-            if m < bs:
-                xb = np.concatenate([xb, np.zeros((bs - m, *xb.shape[1:]), xb.dtype)])
-            outs.append(np.asarray(fn(params, bn, xb))[:m])
-        return np.concatenate(outs).astype(np.float64)
+        return in_batches(lambda xb: fn(params, bn, xb), arr, bs)
 
     refiners = []  # --refine: one per window, set once trained
 

@@ -108,9 +108,9 @@ probe-budget: probe-setup
 
 # Two calibrated views (bench/probe_views.py): franka at full with the task's front and left cameras
 # (10,000 training samples, seed 0; 1,500 test samples, seed 1), one keypoint probe per camera with
-# --refine 64,32 (a 64 px window, then a 32 px one trained for 20 epochs; each window at its own
-# contrast: the default --normalise windows), the TCP triangulated from the two pixels (about 37
-# minutes here: a few of data, 34 of training).
+# --refine 64,32 (a 64 px window, then a 32 px one trained for 20 epochs) and --normalise all (each
+# image and window at its own contrast), the TCP triangulated from the two pixels (about 36 minutes
+# here: a few of data, 33 of training).
 VIEWS_DATA ?= data/views
 probe-views: probe-setup
 	for set in "franka-full 10000 0" "franka-full-s1 1500 1"; do set -- $$set; \
@@ -118,7 +118,7 @@ probe-views: probe-setup
 			--randomize full --cameras front,left --quiet --out $(VIEWS_DATA)/$$1 \
 			$$(test -f $(VIEWS_DATA)/$$1/_run/run.json && echo --resume) || exit 1; done
 	nice -n 5 $(BIN)/python bench/probe_views.py $(VIEWS_DATA)/franka-full --test $(VIEWS_DATA)/franka-full-s1 \
-		--n-test 1500 --arch keypoints --size 64 --epochs 10 --refine 64,32 --refine-epochs 10,20 > $(VIEWS_DATA)/result.json
+		--n-test 1500 --arch keypoints --size 64 --epochs 10 --refine 64,32 --refine-epochs 10,20 --normalise all > $(VIEWS_DATA)/result.json
 	cat $(VIEWS_DATA)/result.json
 
 clean:

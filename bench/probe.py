@@ -46,7 +46,8 @@ back-projects them through each sample's stored K and T_base_cam (a calibrated c
 the pixel before them: a cascade, each window applied twice (64,32: a 64 px window at the first
 network's pixel, then a 32 px one at the result). `--normalise` sets what the networks see:
 each window at zero mean and unit spread (`windows`, the default: a dark window looks like a
-bright one), the camera image too (`all`), or every image's pixels scaled alike (`none`).
+bright one), the camera image and the --tcp-crop patch too (`all`), or every image's pixels
+scaled alike (`none`).
 bench/probe_views.py triangulates two such probes' pixels.
 
 Deterministic given --seed: the same command prints the same numbers.
@@ -381,10 +382,8 @@ def network_input(x, *, standardise: bool):
     """uint8 images (N x H x W x 3) -> the networks' float32 input: pixels scaled to [-0.5, 0.5],
     or (standardise) each image shifted to zero mean and divided by its spread over pixels and
     channels plus 0.02 (so that a flat image is not blown up): a dark scene then looks much like
-    a bright one (see --normalise)."""
-    import jax.numpy as jnp
-
-    xf = x.astype(jnp.float32) / 255.0
+    a bright one (see --normalise). Numpy or JAX arrays alike (inside a jitted network)."""
+    xf = x.astype(np.float32) / 255.0
     if not standardise:
         return xf - 0.5
     return (xf - xf.mean(axis=(1, 2, 3), keepdims=True)) / (xf.std(axis=(1, 2, 3), keepdims=True) + 0.02)
@@ -463,7 +462,9 @@ def train_refiner(full: np.ndarray, pixel: np.ndarray, *, side: int, jitter: flo
 
     def refine(full_images: np.ndarray, centres: np.ndarray) -> np.ndarray:
         x, origin = crops_at(full_images, range(len(full_images)), centres, side)
-        return in_batches(lambda xb: predict(params, bn, xb), x, batch) * scale + side / 2 + origin
+        # float32 arithmetic, as the network's output: the README's rows reproduce to the digit
+        offsets = in_batches(lambda xb: predict(params, bn, xb), x, batch).astype(np.float32)
+        return (offsets * scale + side / 2 + origin).astype(np.float64)
 
     return refine
 
@@ -475,7 +476,6 @@ def run(args) -> dict:
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     try:
         import jax
-        import jax.numpy as jnp
         import optax
     except ImportError:
         raise SystemExit("probe: needs JAX and optax: pip install -e '.[probe]'") from None

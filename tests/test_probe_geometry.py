@@ -1,8 +1,8 @@
 """The probe's camera geometry (bench/probe.py --frame camera, bench/probe_views.py): a TCP pixel
 and depth back-projected, or two TCP pixels triangulated, through each sample's stored K and
 T_base_cam, land on the TCP position. Checked against points projected by hand here, and
-against a generated dataset's own FK labels; and the refinement cascade's options. Plain numpy:
-runs without the probe extra."""
+against a generated dataset's own FK labels; the refinement cascade's options; and what the
+networks see (--normalise). Plain numpy: runs without the probe extra."""
 
 from __future__ import annotations
 
@@ -105,7 +105,31 @@ def test_a_datasets_labelled_pixels_give_its_fk_positions(small_dataset):
     (["--frame", "camera", "--refine", "64", "--refine-jitter", "nan"], "expected offsets of 0 px or more"),
     (["--frame", "camera", "--refine", "64.5"], "whole numbers"),
     (["--epochs", "0", "--frame", "camera", "--refine", "64"], "--epochs 0: expected at least 1"),
+    (["--normalise", "bright"], "argument --normalise: invalid choice"),
 ])
 def test_bad_refine_options_exit_2_with_the_reason(tmp_path, argv, reason):
     p = subprocess.run([sys.executable, probe.__file__, str(tmp_path), *argv], capture_output=True, text=True)
     assert p.returncode == 2 and reason in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
+def test_standardised_input_sees_a_dark_window_like_a_bright_one():
+    """--normalise: a window at a third of the brightness (plus an offset) reaches the network as
+    the bright one did, up to the scale the 0.02 added to the spread leaves and to rounding; one
+    spread over pixels and channels (channels of different contrast: a per-channel spread would
+    fail). Unstandardised, the dark window is another input; a flat window stays flat."""
+    rng = np.random.default_rng(0)
+    gain = np.array([1.0, 0.6, 0.3])
+    bright = (40 + rng.integers(0, 256, size=(2, 16, 16, 3)) * 0.8 * gain).round().astype(np.uint8)
+    dark = (5 + bright / 3).round().astype(np.uint8)
+    a, b = (np.asarray(probe.network_input(x, standardise=True), np.float64) for x in (bright, dark))
+    for x, out in ((bright, a), (dark, b)):
+        spread = (x / 255.0).std(axis=(1, 2, 3))
+        np.testing.assert_allclose(out.mean(axis=(1, 2, 3)), 0, atol=1e-5)
+        np.testing.assert_allclose(out.std(axis=(1, 2, 3)), spread / (spread + 0.02), rtol=1e-3)
+    unit = lambda out: out / out.std(axis=(1, 2, 3), keepdims=True)  # noqa: E731
+    assert np.abs(unit(a) - unit(b)).max() < 0.05  # the same picture (rounding: about 0.02 here)
+    raw = [np.asarray(probe.network_input(x, standardise=False), np.float64) for x in (bright, dark)]
+    np.testing.assert_allclose(raw[0], bright / 255.0 - 0.5, atol=1e-6)
+    assert np.abs(raw[0] - raw[1]).mean() > 0.2
+    flat = np.full((1, 8, 8, 3), 128, np.uint8)
+    assert np.abs(np.asarray(probe.network_input(flat, standardise=True))).max() < 1e-5

@@ -552,11 +552,13 @@ def run(args) -> dict:
     opt = adamw_warmup_cosine(lr=args.lr, wd=args.wd, total=total)
     opt_state = opt.init(params)
 
+    whole = args.normalise == "all"  # the camera image and the patch standardised too (the windows: train_refiner)
+
     def main_net(params, bn, x, train_mode):
-        return apply_convnet(params["main"], bn["main"], network_input(x, standardise=args.normalise == "all"), arch, train_mode)
+        return apply_convnet(params["main"], bn["main"], network_input(x, standardise=whole), arch, train_mode)
 
     def patch_net(params, bn, p, train_mode):
-        g, new = apply_convnet(params["patch"], bn["patch"], network_input(p, standardise=args.normalise == "all"), PATCH_ARCH, train_mode)
+        g, new = apply_convnet(params["patch"], bn["patch"], network_input(p, standardise=whole), PATCH_ARCH, train_mode)
         return g[:, 0], new
 
     def loss_fn(params, bn, x, p, y):

@@ -107,7 +107,7 @@ def test_a_datasets_labelled_pixels_give_its_fk_positions(small_dataset):
     (["--epochs", "0", "--frame", "camera", "--refine", "64"], "--epochs 0: expected at least 1"),
     (["--normalise", "bright"], "argument --normalise: invalid choice"),
 ])
-def test_bad_refine_options_exit_2_with_the_reason(tmp_path, argv, reason):
+def test_bad_probe_options_exit_2_with_the_reason(tmp_path, argv, reason):
     p = subprocess.run([sys.executable, probe.__file__, str(tmp_path), *argv], capture_output=True, text=True)
     assert p.returncode == 2 and reason in p.stderr and "Traceback" not in p.stderr, p.stderr
 

@@ -44,7 +44,8 @@ labelled pixel: an upper bound that reads a held-out label, not a claim).
 back-projects them through each sample's stored K and T_base_cam (a calibrated camera);
 `--refine PX[,PX...]` adds networks that find the TCP in a PX x PX full-resolution window at
 the pixel before them: a cascade, each window applied twice (64,32: a 64 px window at the first
-network's pixel, then a 32 px one at the result). `--normalise` sets what the networks see:
+network's pixel, then a 32 px one at the result), trained on the first --refine-n samples
+(default: the first network's --n). `--normalise` sets what the networks see:
 each window at zero mean and unit spread (`windows`, the default: a dark window looks like a
 bright one), the camera image and the --tcp-crop patch too (`all`), or every image's pixels
 scaled alike (`none`).
@@ -57,6 +58,7 @@ Needs the probe extra: pip install -e '.[probe]' (JAX and optax, CPU).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import math
@@ -230,23 +232,31 @@ def cut_patches(raws, centres: np.ndarray, patch: int, pool) -> np.ndarray:
     return np.stack(list(pool.map(lambda a: _patch(_decode(a[0]), *a[1], patch), zip(raws, centres), chunksize=64)))
 
 
+def head(s: Split, n: int) -> Split:
+    """The first n samples of a split (every per-sample array cut; views, not copies)."""
+    cut = {f.name: getattr(s, f.name)[:n] for f in dataclasses.fields(s) if isinstance(getattr(s, f.name), (np.ndarray, list))}
+    return dataclasses.replace(s, **cut)
+
+
 def load_split(name, records, camera, size, roi, pool, keep_raw=False, patch=0, keep_full=False) -> Split:
     """Decode each image once: the resized network input and, with `patch`, a patch at
     full resolution around its labelled TCP pixel; with `keep_full`, the decoded image."""
     samples = [r[1] for r in records]
     pos, rot, grip, pix, hw = labels_of(samples, camera)
 
+    full = np.empty((len(records), *hw, 3), np.uint8) if keep_full else None  # filled in place: no second copy
+
     def one(i):
         img = _decode(records[i][0])
-        return _resize(img, roi, size), (_patch(img, *pix[i], patch) if patch else None), (img if keep_full else None)
+        if keep_full:
+            full[i] = img
+        return _resize(img, roi, size), (_patch(img, *pix[i], patch) if patch else None)
 
     both = list(pool.map(one, range(len(records)), chunksize=64))
-    s = Split(name, np.stack([b[0] for b in both]), pos, rot, grip, pix, hw, raw=[r[0] for r in records] if keep_raw else [])
+    s = Split(name, np.stack([b[0] for b in both]), pos, rot, grip, pix, hw, raw=[r[0] for r in records] if keep_raw else [], full=full)
     s.depth, s.K, s.T_base_cam = calibration_of(samples, camera)
     if patch:
         s.patches = np.stack([b[1] for b in both])
-    if keep_full:
-        s.full = np.stack([b[2] for b in both])
     return s
 
 
@@ -487,30 +497,39 @@ def run(args) -> dict:
     tcp = args.tcp_crop
 
     # ---- the split: --test sets, or held-out shards of DATASET
+    # --refine-n: the windows may train on more samples than the first network
+    n_read = None if args.n is None else max(args.n, args.refine_n or 0)
     if args.test:
-        train_recs = read_records(shards, args.camera, args.n)
+        train_recs = read_records(shards, args.camera, n_read)
         tests_recs = [(t, read_records(dataset_shards(Path(t)), args.camera, args.n_test)) for t in args.test]
     elif len(shards) > 1:
         k = max(1, round(len(shards) * args.test_fraction))
-        train_recs = read_records(shards[:-k], args.camera, args.n)
+        train_recs = read_records(shards[:-k], args.camera, n_read)
         tests_recs = [(f"{root} (held-out shards: {k} of {len(shards)})", read_records(shards[-k:], args.camera, args.n_test))]
     else:
         recs = read_records(shards, args.camera)
         k = max(1, round(len(recs) * args.test_fraction))
-        train_recs = recs[:-k][: args.n]
+        train_recs = recs[:-k][:n_read]
         tests_recs = [(f"{root} (held-out samples: last {k})", recs[-k:][: args.n_test])]
     if args.shuffle_labels:
         # A control: the same images with labels of other samples. It should learn nothing.
         perm = np.random.default_rng(args.seed + 1).permutation(len(train_recs))
         train_recs = [(train_recs[i][0], train_recs[j][1]) for i, j in enumerate(perm)]
 
-    pos_tr, _, _, pix_tr, hw = labels_of([r[1] for r in train_recs], args.camera)
+    n_first = len(train_recs) if args.n is None else min(args.n, len(train_recs))
+    n_windows = n_first if args.refine_n is None else min(args.refine_n, len(train_recs))
+    pos_tr, _, _, pix_tr, hw = labels_of([r[1] for r in train_recs[:n_first]], args.camera)
     roi = choose_roi(pix_tr, hw, args.roi)
-    _log(f"probe: {len(train_recs)} training samples, camera {args.camera}, image {hw[1]}x{hw[0]}, roi {roi} -> {args.size}px")
+    _log(f"probe: {n_first} training samples, camera {args.camera}, image {hw[1]}x{hw[0]}, roi {roi} -> {args.size}px"
+         + (f"; the windows train on {n_windows}" if args.refine and n_windows != n_first else ""))
     # Training patches for --tcp-crop: cut larger around the labelled pixel, and randomly
     # cropped to tcp x tcp per batch (a jitter like the pixel head's own error).
     train = load_split("train", train_recs, args.camera, args.size, roi, pool, patch=tcp + 2 * args.tcp_jitter if tcp else 0, keep_full=bool(args.refine))
     del train_recs
+    decoded = len(train.images)
+    cached = sum(a.nbytes for a in (train.images, train.patches, train.full) if a is not None)
+    windows_full, windows_pixel = (train.full[:n_windows], train.pixel[:n_windows]) if args.refine else (None, None)
+    train = head(train, n_first)
     tests = []
     for name, recs in tests_recs:
         s = load_split(name, recs, args.camera, args.size, roi, pool, keep_raw=bool(tcp), keep_full=bool(args.refine))
@@ -519,7 +538,7 @@ def run(args) -> dict:
         tests.append(s)
     del tests_recs
     t_load = time.perf_counter() - t0
-    _log(f"probe: decoded {len(train.images)} + {sum(len(t.images) for t in tests)} images in {t_load:.0f} s ({train.images.nbytes / 2**20:.0f} MiB cached)")
+    _log(f"probe: decoded {decoded} + {sum(len(t.images) for t in tests)} images in {t_load:.0f} s ({cached / 2**20:.0f} MiB of training images cached)")
 
     # ---- targets, standardised with training statistics
     pos_mu, pos_sd = train.pos.mean(0), train.pos.std(0) + 1e-6
@@ -548,6 +567,8 @@ def run(args) -> dict:
     steps_per_epoch = len(train.images) // bs
     if steps_per_epoch == 0:
         raise SystemExit(f"probe: {len(train.images)} training samples is fewer than one batch ({bs})")
+    if args.refine and len(windows_full) < bs:
+        raise SystemExit(f"probe: {len(windows_full)} samples for the --refine windows is fewer than one batch ({bs})")
     total = steps_per_epoch * args.epochs
     opt = adamw_warmup_cosine(lr=args.lr, wd=args.wd, total=total)
     opt_state = opt.init(params)
@@ -646,7 +667,7 @@ def run(args) -> dict:
             msg += f"  held-out: pos {m['pos_median_cm']:.2f} cm, rot {m['rot_median_deg']:.1f} deg, gripper {m['gripper_acc']:.3f}, pixel {m['pixel_median_px']:.2f} px"
         _log(msg)
     for k, (side, jitter, epochs) in enumerate(zip(args.refine, args.refine_jitter, args.refine_epochs)):
-        refiners.append(train_refiner(train.full, train.pixel, side=side, jitter=jitter, epochs=epochs, batch=bs, lr=args.lr,
+        refiners.append(train_refiner(windows_full, windows_pixel, side=side, jitter=jitter, epochs=epochs, batch=bs, lr=args.lr,
                                       wd=args.wd, seed=args.seed + 7 * k, standardise=args.normalise != "none", log=_log))
     t_train = time.perf_counter() - t_train0 - t_eval
     c_train = time.process_time() - c_train0 - c_eval
@@ -670,6 +691,7 @@ def run(args) -> dict:
         "refine": list(args.refine),
         "refine_jitter": list(args.refine_jitter),
         "refine_epochs": list(args.refine_epochs),
+        "refine_samples": len(windows_full) if args.refine else 0,
         "normalise": args.normalise,
         "tcp_crop": tcp,
         "tcp_jitter": args.tcp_jitter if tcp else 0,
@@ -705,8 +727,10 @@ def refine_options(ap, args) -> None:
     epochs = _numbers(ap, "--refine-epochs", args.refine_epochs, int, "whole numbers")
     if sides and args.frame != "camera":
         ap.error("--refine refines the TCP pixel that --frame camera back-projects: add --frame camera")
-    if not sides and (jitter or epochs):
-        ap.error("--refine-jitter and --refine-epochs set the --refine windows: add --refine PX[,PX...]")
+    if not sides and (jitter or epochs or args.refine_n is not None):
+        ap.error("--refine-jitter, --refine-epochs and --refine-n set the --refine windows: add --refine PX[,PX...]")
+    if args.refine_n is not None and args.refine_n < args.batch:
+        ap.error(f"--refine-n {args.refine_n}: expected at least one batch of samples (--batch {args.batch})")
     if any(s < 16 for s in sides):
         ap.error(f"--refine {args.refine}: expected windows of at least 16 px each (64,32 for 224 px images), or 0 for none")
     for flag, values in (("--refine-jitter", jitter), ("--refine-epochs", epochs)):
@@ -735,6 +759,7 @@ def main(argv=None) -> int:
     ap.add_argument("--frame", choices=("base", "camera"), default="base", help="base (default: regress the base-frame position) or camera (regress the TCP pixel and depth, and back-project them through each sample's stored K and T_base_cam)")
     ap.add_argument("--refine", default="", metavar="PX[,PX...]", help="(with --frame camera) networks that find the TCP in PX x PX full-resolution windows, a cascade: each at the pixel before it (default: none)")
     ap.add_argument("--refine-jitter", default="", metavar="PX[,PX...]", help="each window's training offsets: Gaussian, this many px per axis, clipped to +-(PX/2 - 4) (default: 24 for the first window, a quarter of the side for the later ones)")
+    ap.add_argument("--refine-n", type=int, default=None, metavar="N", help="(with --refine) the windows train on at most N training samples, the first N in shard order (default: the first network's, --n)")
     ap.add_argument("--refine-epochs", default="", metavar="E[,E...]", help="each window's training epochs (default: --epochs for each)")
     ap.add_argument("--normalise", choices=("windows", "all", "none"), default="windows", help="windows (default): each --refine window reaches its network at zero mean and unit spread; all: the camera image and --tcp-crop patch too; none: pixels scaled to [-0.5, 0.5] only")
     ap.add_argument("--save-predictions", default="", metavar="NPZ", help="save each test set's predictions (keys <set index>_pos and _pixel; _depth with --frame camera)")

@@ -106,6 +106,8 @@ def test_a_datasets_labelled_pixels_give_its_fk_positions(small_dataset):
     (["--frame", "camera", "--refine", "64.5"], "whole numbers"),
     (["--epochs", "0", "--frame", "camera", "--refine", "64"], "--epochs 0: expected at least 1"),
     (["--normalise", "bright"], "argument --normalise: invalid choice"),
+    (["--frame", "camera", "--refine-n", "30000"], "add --refine"),
+    (["--frame", "camera", "--refine", "64", "--refine-n", "10"], "--refine-n 10: expected at least one batch of samples (--batch 64)"),
 ])
 def test_bad_probe_options_exit_2_with_the_reason(tmp_path, argv, reason):
     p = subprocess.run([sys.executable, probe.__file__, str(tmp_path), *argv], capture_output=True, text=True)
@@ -133,3 +135,20 @@ def test_standardised_input_sees_a_dark_window_like_a_bright_one():
     assert np.abs(raw[0] - raw[1]).mean() > 0.2
     flat = np.full((1, 8, 8, 3), 128, np.uint8)
     assert np.abs(np.asarray(probe.network_input(flat, standardise=True))).max() < 1e-5
+
+
+def test_head_cuts_every_per_sample_array_and_nothing_else():
+    """--refine-n: the first network trains on head(train, --n) of a longer split; every
+    per-sample array is cut to n rows (labels, calibration, decoded images), the image size stays."""
+    n_all, n = 7, 3
+    rng = np.random.default_rng(1)
+    s = probe.Split("train", rng.integers(0, 255, (n_all, 8, 8, 3), dtype=np.uint8), rng.normal(size=(n_all, 3)),
+                    rng.normal(size=(n_all, 6)), rng.integers(0, 2, n_all).astype(float), rng.normal(size=(n_all, 2)), (224, 224),
+                    depth=rng.normal(size=n_all), K=rng.normal(size=(n_all, 3, 3)), T_base_cam=rng.normal(size=(n_all, 4, 4)),
+                    full=rng.integers(0, 255, (n_all, 16, 16, 3), dtype=np.uint8), raw=[bytes([i]) for i in range(n_all)])
+    h = probe.head(s, n)
+    for name in ("images", "pos", "rot6d", "gripper", "pixel", "depth", "K", "T_base_cam", "full"):
+        np.testing.assert_array_equal(getattr(h, name), getattr(s, name)[:n], err_msg=name)
+        assert len(getattr(h, name)) == n, name
+    assert h.raw == [bytes([i]) for i in range(n)] and h.image_hw == (224, 224) and h.patches is None and h.name == "train"
+    assert np.shares_memory(h.full, s.full) and np.shares_memory(h.images, s.images)  # views: no second copy

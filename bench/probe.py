@@ -522,13 +522,17 @@ def run(args) -> dict:
     roi = choose_roi(pix_tr, hw, args.roi)
     _log(f"probe: {n_first} training samples, camera {args.camera}, image {hw[1]}x{hw[0]}, roi {roi} -> {args.size}px"
          + (f"; the windows train on {n_windows}" if args.refine and n_windows != n_first else ""))
+    bs = args.batch
+    for count, what in ((n_first, "training samples"), (n_windows if args.refine else bs, "samples for the --refine windows")):
+        if count < bs:  # before decoding anything
+            raise SystemExit(f"probe: {count} {what} is fewer than one batch ({bs})")
     # Training patches for --tcp-crop: cut larger around the labelled pixel, and randomly
     # cropped to tcp x tcp per batch (a jitter like the pixel head's own error).
     train = load_split("train", train_recs, args.camera, args.size, roi, pool, patch=tcp + 2 * args.tcp_jitter if tcp else 0, keep_full=bool(args.refine))
     del train_recs
     decoded = len(train.images)
     cached = sum(a.nbytes for a in (train.images, train.patches, train.full) if a is not None)
-    windows_full, windows_pixel = (train.full[:n_windows], train.pixel[:n_windows]) if args.refine else (None, None)
+    windows = head(train, n_windows) if args.refine else None
     train = head(train, n_first)
     tests = []
     for name, recs in tests_recs:
@@ -563,12 +567,7 @@ def run(args) -> dict:
     if tcp:
         params["patch"], bn["patch"] = init_convnet(k2, PATCH_ARCH, 3, tcp, 128, 1)
 
-    bs = args.batch
     steps_per_epoch = len(train.images) // bs
-    if steps_per_epoch == 0:
-        raise SystemExit(f"probe: {len(train.images)} training samples is fewer than one batch ({bs})")
-    if args.refine and len(windows_full) < bs:
-        raise SystemExit(f"probe: {len(windows_full)} samples for the --refine windows is fewer than one batch ({bs})")
     total = steps_per_epoch * args.epochs
     opt = adamw_warmup_cosine(lr=args.lr, wd=args.wd, total=total)
     opt_state = opt.init(params)
@@ -667,7 +666,7 @@ def run(args) -> dict:
             msg += f"  held-out: pos {m['pos_median_cm']:.2f} cm, rot {m['rot_median_deg']:.1f} deg, gripper {m['gripper_acc']:.3f}, pixel {m['pixel_median_px']:.2f} px"
         _log(msg)
     for k, (side, jitter, epochs) in enumerate(zip(args.refine, args.refine_jitter, args.refine_epochs)):
-        refiners.append(train_refiner(windows_full, windows_pixel, side=side, jitter=jitter, epochs=epochs, batch=bs, lr=args.lr,
+        refiners.append(train_refiner(windows.full, windows.pixel, side=side, jitter=jitter, epochs=epochs, batch=bs, lr=args.lr,
                                       wd=args.wd, seed=args.seed + 7 * k, standardise=args.normalise != "none", log=_log))
     t_train = time.perf_counter() - t_train0 - t_eval
     c_train = time.process_time() - c_train0 - c_eval
@@ -691,7 +690,7 @@ def run(args) -> dict:
         "refine": list(args.refine),
         "refine_jitter": list(args.refine_jitter),
         "refine_epochs": list(args.refine_epochs),
-        "refine_samples": len(windows_full) if args.refine else 0,
+        "refine_samples": len(windows.full) if args.refine else 0,
         "normalise": args.normalise,
         "tcp_crop": tcp,
         "tcp_jitter": args.tcp_jitter if tcp else 0,

@@ -334,7 +334,7 @@ def _check_dataset_json(store: Store, ds: DatasetInfo, rep: Report) -> np.ndarra
         rep.repair = "Without a readable run.json it cannot be repaired in place: copy the dataset again from its source, or generate it again with its original flags"
         return ranges
     recorded = identity.get("config", {})
-    recorded = complete_identity(recorded) if isinstance(recorded, dict) else recorded  # made before a setting existed: its default
+    recorded = complete_identity(recorded) if isinstance(recorded, dict) else recorded  # made before a setting existed: its legacy value
     diffs = (diff_keys(recorded, ds.config_json(), "config.") + diff_keys(identity.get("robot", {}), spec_json(ds.robot_spec), "robot_spec.")
              + diff_keys(identity.get("task", {}), spec_json(ds.task_spec), "task_spec."))
     if identity.get("model_sha256") != ds.model_sha256:

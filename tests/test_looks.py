@@ -275,10 +275,11 @@ def test_a_distractor_on_the_line_of_sight_hides_the_tcp(full):
     assert labels(p.scene, p.data).cameras["front"].ee_visible
 
 
-def test_the_users_images_fill_texture_slots(tmp_path):
+@pytest.mark.parametrize("tex_size", [None, 64])
+def test_the_users_images_fill_texture_slots(tmp_path, tex_size):
     """randomize.texture_dir: with a library of one procedural recipe, the shard's slots are mostly the
-    user's images; a slot's texels are the image's central square box-filtered to 256x256 (checked
-    against PIL's own box resize), and the record names the file by path and sha256."""
+    user's images; a slot's texels are the image's central square box-filtered to randomize.texture_size
+    (the default 128, and 64; checked against PIL's own box resize), and the record names the file by path and sha256."""
     import hashlib
 
     from PIL import Image
@@ -289,7 +290,10 @@ def test_the_users_images_fill_texture_slots(tmp_path):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(tmp_path / name, quality=95)
         files[name] = (tmp_path / name).read_bytes()
-    p = _producer("appearance", **{"randomize.texture_dir": str(tmp_path), "randomize.texture_library": 1})
+    extra = {} if tex_size is None else {"randomize.texture_size": tex_size}
+    p = _producer("appearance", **{"randomize.texture_dir": str(tmp_path), "randomize.texture_library": 1, **extra})
+    n = tex_size or 128
+    assert p.job.config.randomize.texture_size == n
     try:
         p.start_shard(0)
         m, st = p.scene.model, p.scene.stage
@@ -301,12 +305,33 @@ def test_the_users_images_fill_texture_slots(tmp_path):
             im = Image.open(tmp_path / rec["path"]).convert("RGB")
             w, h = im.size
             s = min(w, h)
-            want = np.asarray(im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)).resize((256, 256), Image.BOX), dtype=int)
+            want = np.asarray(im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)).resize((n, n), Image.BOX), dtype=int)
             tex = st.textures[k]
-            got = m.tex_data[m.tex_adr[tex]:m.tex_adr[tex] + 256 * 256 * 3].reshape(256, 256, 3).astype(int)
+            assert (m.tex_width[tex], m.tex_height[tex]) == (n, n)
+            got = m.tex_data[m.tex_adr[tex]:m.tex_adr[tex] + n * n * 3].reshape(n, n, 3).astype(int)
             assert np.abs(got - want).max() <= 1
+        from statgen.core.textures import make_texture
+
+        procedural = [(k, s["recipe"]) for k, s in enumerate(slots) if s["recipe"]["pattern"] != "image"]
+        for k, rec in procedural:  # the library's recipe, made at the configured size (the pure function, called here)
+            tex = st.textures[k]
+            got = m.tex_data[m.tex_adr[tex]:m.tex_adr[tex] + n * n * 3].reshape(n, n, 3)
+            assert np.array_equal(got, make_texture(rec, n))
     finally:
         p.close()
+
+
+@pytest.mark.parametrize("level,settings,want", [("none", {}, 0.1), ("appearance", {}, 0.4), ("full", {}, 0.4),
+                                                 ("full", {"randomize.floor_grid_m": 0.2}, 0.2)])
+def test_the_floor_is_drawn_on_randomize_floor_grid_m_except_at_none(level, settings, want):
+    """The floor plane's size[2] (MuJoCo's render grid) is the task's at none (pixels pinned by the golden
+    run) and randomize.floor_grid_m at appearance and full; its extent is the task's at every level."""
+    from statgen.sim.stage import FLOOR
+
+    p = _producer(level, render=False, **settings)
+    m = p.scene.model
+    g = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, FLOOR)
+    assert m.geom_size[g].tolist() == pytest.approx([4.0, 4.0, want])
 
 
 def test_the_per_sample_look_at_is_core_look_at_then_a_roll():

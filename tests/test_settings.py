@@ -10,7 +10,7 @@ from conftest import assert_one_line
 
 from statgen.cli import main
 from statgen.config import build_config, data_dir, load_pipeline, load_robot, load_task
-from statgen.config.settings import FLAGS, SETTINGS, TOML_KEYS, GenerateConfig, complete_identity, values_from_identity
+from statgen.config.settings import FLAGS, SETTINGS, TOML_KEYS, GenerateConfig, complete_identity, config_from_identity, values_from_identity
 from statgen.errors import ConfigError
 
 FRANKA = (data_dir("robots") / "franka.toml").read_text()
@@ -82,6 +82,27 @@ def test_a_later_setting_at_its_default_leaves_older_identities_as_they_were(key
     assert build_config(values_from_identity(default)).identity() == default
 
 
+@pytest.mark.parametrize("key,legacy,default", [("randomize.level", "none", "full"), ("randomize.texture_size", 256, 128),
+                                                ("randomize.floor_grid_m", 0.1, 0.4)])
+def test_a_dataset_made_before_a_setting_existed_reads_back_with_what_it_was_made_with(key, legacy, default):
+    """A run identity (dataset.json's config) without the key was made before the setting existed: it reads
+    back with the value it was made with (Setting.legacy), not today's default, so verify re-renders it as made."""
+    group, _, name = key.rpartition(".")
+    identity = build_config({"robot": "franka", "n": 5}).identity()
+    assert identity[group][name] == default
+    old = json.loads(json.dumps(identity))
+    del old[group][name]
+    assert getattr(getattr(config_from_identity(old), group), name) == legacy
+    assert complete_identity(old)[group][name] == legacy
+    assert getattr(getattr(config_from_identity(identity), group), name) == default
+
+
+def test_texture_size_is_a_power_of_two():
+    assert build_config({"robot": "franka", "n": 5, "randomize.texture_size": 64}).randomize.texture_size == 64
+    with pytest.raises(ConfigError, match=r"randomize.texture_size: expected a power of two, one of 32, 64, 128, 256, 512, 1024 px, got 100"):
+        build_config({"robot": "franka", "n": 5, "randomize.texture_size": 100})
+
+
 def test_identity_settings_are_the_documented_ones():
     not_identity = {k for k, d in SETTINGS.items() if not d.meta.identity}
     assert not_identity == {"out", "workers", "assets", "address", "resume", "progress", "pipeline", "overwrite"}
@@ -147,3 +168,21 @@ def test_jpeg_subsampling_flows_from_flag_and_pipeline_to_the_identity(tmp_path,
     p.write_text("[image]\njpeg_subsampling = 444\n")
     with pytest.raises(ConfigError, match="image.jpeg_subsampling: expected a non-empty string, got 444"):
         load_pipeline(str(p))
+
+
+def test_resuming_a_run_made_before_a_setting_existed_keeps_what_it_was_made_with(tmp_path):
+    """--resume --out DIR reads the run's flat values from _run/run.json: a setting the record lacks comes back
+    with its legacy value (a run from before randomisation resumes at level none, 256 px textures, the task's
+    floor grid), so the
+    new shards match the old ones and the identity check agrees."""
+    from statgen.run.identity import RUN_JSON, config_of_run
+
+    identity = build_config({"robot": "franka", "n": 5}).identity()
+    old = json.loads(json.dumps(identity))
+    del old["randomize"]["level"], old["randomize"]["texture_size"], old["randomize"]["floor_grid_m"]
+    (tmp_path / RUN_JSON).parent.mkdir(parents=True)
+    (tmp_path / RUN_JSON).write_text(json.dumps({"identity": {"config": old}, "config_source": {"robot": "franka"}}))
+    values = config_of_run(str(tmp_path))
+    cfg = build_config({**values, "out": str(tmp_path)})
+    assert (cfg.randomize.level, cfg.randomize.texture_size, cfg.randomize.floor_grid_m) == ("none", 256, 0.1)
+    assert cfg.identity() == complete_identity(old)

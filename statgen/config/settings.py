@@ -16,7 +16,9 @@ declared with `setting(...)`. The declaration carries everything the rest of sta
   built-in one"; the task file reads the same key, kind and checks from this declaration
   (statgen.config.task), and `RandomizeSettings.resolve(task)` gives the values in force;
 - `legacy`: the value a dataset made before the setting existed was made with, when that is
-  not its default (`randomize.level`: datasets before it are "none").
+  not its default (`randomize.level`: datasets before it are "none"; `randomize.texture_size`:
+  256). dataset.json and _run/run.json read back with it, so verify re-renders and --resume
+  continues such a dataset as it was made.
 
 From these declarations, and from nowhere else: `load_pipeline` (sections, keys, types and
 values), `build_config` (flags and values, every problem reported at once in one
@@ -76,6 +78,11 @@ def setting(default: Any = MISSING, *, default_factory: Any = MISSING, **meta: A
 
 def _between(lo: int | float, hi: int | float, unit: str = "") -> Callable[[Any], str | None]:
     return lambda v: None if lo <= v <= hi else f"expected {lo}..{hi}{unit}, got {v}"
+
+
+def _power_of_two(lo: int, hi: int, unit: str = "") -> Callable[[Any], str | None]:
+    ok = [2**k for k in range(lo.bit_length() - 1, hi.bit_length()) if lo <= 2**k <= hi]
+    return lambda v: None if v in ok else f"expected a power of two, one of {', '.join(map(str, ok))}{unit}, got {v}"
 
 
 def _check_n(n: int) -> str | None:
@@ -153,6 +160,15 @@ class RandomizeSettings:
     robot_colors: bool = setting(False, kind="bool", toml="randomize.robot_colors")  # recolour the robot's materials per sample
     texture_slots: int = setting(8, kind="int", toml="randomize.texture_slots", check=_between(1, MAX_TEXTURE_SLOTS, " slots"))  # textures per shard
     texture_library: int = setting(128, kind="int", toml="randomize.texture_library", check=_between(1, 100_000, " recipes"))  # procedural recipes per seed
+    # A texture's side [px]. 128 suits 224 px images (a tile of 0.5 to 2 m then spans about its own width in
+    # pixels); 256 cost about 4% of full's render on llvmpipe for detail the images could not show (README,
+    # "What randomisation costs"). Raise it for larger images. Datasets made before it existed used 256.
+    texture_size: int = setting(128, kind="int", toml="randomize.texture_size", check=_power_of_two(32, 1024, " px"), legacy=256)
+    # The floor plane's size[2] at appearance and full [m]: MuJoCo draws a plane as quads 2 * size[2] wide, lit
+    # per vertex. The task's 0.1 (42 x 42 quads on its 8 m floor, every frame) cost about 7% of full's render
+    # though the walls and the table hide nearly all of it; 0.4 is 12 x 12 quads. Datasets made before it
+    # existed used the task's floor (0.1); level none always does.
+    floor_grid_m: float = setting(0.4, kind="float", toml="randomize.floor_grid_m", check=_between(0.05, 4.0, " m"), legacy=0.1)
     # --- per-lever ranges (the task may set them too) ---
     texture_prob: float | None = _lever(0.4, "float", "texture_prob", _between(0.0, 1.0))  # chance that a surface is textured
     lights: tuple[float, float] | None = _lever((1.0, 2.0), "interval", "lights", _interval(0, 6, " lights", integer=True))  # active lights
@@ -500,8 +516,8 @@ def values_from_identity(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def complete_identity(config: Mapping[str, Any]) -> dict[str, Any]:
-    """A run identity's "config" with every identity setting it lacks at its default: a dataset made
-    before a setting existed was made with its default (which, by rule, is the old behaviour)."""
+    """A run identity's "config" with every identity setting it lacks at its legacy value: a dataset made
+    before a setting existed was made with it (the default, unless the setting declares `legacy`)."""
     out = json.loads(json.dumps(dict(config)))
     for d in SETTINGS.values():
         if not d.meta.identity or d.default is MISSING:
@@ -515,7 +531,7 @@ def complete_identity(config: Mapping[str, Any]) -> dict[str, Any]:
 
 def config_from_identity(config: Mapping[str, Any], where: str = "config") -> GenerateConfig:
     """The GenerateConfig of a run identity's "config" (dataset.json, run.json): its identity settings,
-    checked against their declarations (a setting it lacks takes its default); the others at their
+    checked against their declarations (a setting it lacks takes its legacy value); the others at their
     defaults. ConfigError lists every problem, each named "config.<key>"."""
     pr = Problems()
     checked: dict[str, Any] = {}

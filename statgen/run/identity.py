@@ -37,7 +37,9 @@ def config_of_run(out: str) -> dict[str, Any]:
     if not store.exists(RUN_JSON):
         raise ConfigError(f"--resume: {store.uri} has no {RUN_JSON} to resume; pass --robot and --n to start a new run")
     run = read_json(store, RUN_JSON, "run.json")
-    values = values_from_identity(run.get("identity", {}).get("config", {}))
+    config = run.get("identity", {}).get("config", {})
+    # made before a setting existed: resumed with what it was made with (Setting.legacy), not today's default
+    values = values_from_identity(complete_identity(config) if isinstance(config, dict) else config)
     values.update(run.get("config_source", {}))  # the robot/task as given: a name or a file path
     return values
 
@@ -64,8 +66,8 @@ def is_dataset(out: Store) -> bool:
 
 
 def recorded_identity(out: Store) -> Any:
-    """The identity in _run/run.json, completed with the defaults of settings added since it was
-    written (a dataset made before a setting existed counts as made with its default)."""
+    """The identity in _run/run.json, completed with the legacy values of settings added since it was
+    written (a dataset made before a setting existed was made with its legacy value, usually its default)."""
     old = read_json(out, RUN_JSON, "run.json")
     old = old.get("identity", {}) if isinstance(old, dict) else None
     if isinstance(old, dict) and isinstance(old.get("config"), dict):

@@ -6,7 +6,7 @@
   its layout stream, so a shard stays a pure function of (config, seed, shard); a worker caches
   the pixels of the recipes it has made (TexturePixels), which only saves time.
 - The user's files are read once, on the driver (`load_user_files`), and travel in the Job, so
-  that workers need no copy of the folders: images resized to the slot size, meshes as vertex
+  that workers need no copy of the folders: images resized to the slot size (`randomize.texture_size`), meshes as vertex
   and face arrays. Each keeps its path relative to its folder and the sha256 of the file.
 """
 
@@ -23,7 +23,6 @@ from statgen.core import textures
 from statgen.errors import ConfigError
 
 LIBRARY_STREAM = 10  # default_rng([seed, LIBRARY_STREAM, i]) draws recipe i of a seed's library
-TEX_SIZE = 256  # texture slots are TEX_SIZE x TEX_SIZE RGB
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 MESH_SUFFIXES = (".obj", ".stl")
 MAX_USER_FILES = 512
@@ -33,7 +32,7 @@ MAX_USER_FILES = 512
 class UserImage:
     path: str  # relative to texture_dir
     sha256: str  # of the file
-    pixels: np.ndarray  # (TEX_SIZE, TEX_SIZE, 3) uint8
+    pixels: np.ndarray  # (size, size, 3) uint8, size: randomize.texture_size
 
 
 @dataclass(frozen=True)
@@ -66,8 +65,8 @@ def _files(folder: str, suffixes: tuple[str, ...], what: str) -> list[Path]:
     return found
 
 
-def load_user_files(texture_dir: str | None, mesh_dir: str | None, *, max_size_m: float = 0.07) -> UserFiles:
-    """Read the user's images and meshes (ConfigError naming the file that cannot be read)."""
+def load_user_files(texture_dir: str | None, mesh_dir: str | None, *, texture_size: int, max_size_m: float = 0.07) -> UserFiles:
+    """Read the user's images (resized to texture_size x texture_size [px]) and meshes (ConfigError naming the file that cannot be read)."""
     images, meshes = [], []
     if texture_dir:
         from PIL import Image
@@ -81,7 +80,7 @@ def load_user_files(texture_dir: str | None, mesh_dir: str | None, *, max_size_m
                 rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
             except Exception as e:  # noqa: BLE001 - any decoder failure names the file
                 raise ConfigError(f"randomize.texture_dir: cannot read {p} as an image ({type(e).__name__})") from None
-            images.append(UserImage(p.relative_to(root).as_posix(), hashlib.sha256(data).hexdigest(), textures.fit_image(rgb, TEX_SIZE)))
+            images.append(UserImage(p.relative_to(root).as_posix(), hashlib.sha256(data).hexdigest(), textures.fit_image(rgb, texture_size)))
     if mesh_dir:
         from statgen.sim.meshes import _parse_obj, _parse_stl
 
@@ -114,6 +113,7 @@ def library_recipe(seed: int, i: int, user: UserFiles | None, size: int) -> dict
 class TexturePixels:
     """A worker's cache of texture pixels by recipe (only saves time: pixels are a pure function of the recipe)."""
 
+    size: int  # a texture's side [px]
     user: UserFiles | None = None
     cache: dict[str, np.ndarray] = field(default_factory=dict)
     made: int = 0  # recipes made (not found in the cache)
@@ -128,7 +128,7 @@ class TexturePixels:
                     raise ConfigError(f"texture {recipe['path']!r} (sha256 {recipe['sha256'][:12]}...) is not in randomize.texture_dir here")
                 px = found[0].pixels
             else:
-                px = textures.make_texture(recipe, TEX_SIZE)
+                px = textures.make_texture(recipe, self.size)
             self.cache[key] = px
             self.made += 1
         return px
@@ -139,5 +139,5 @@ def user_files(cfg: Any, task: Any) -> UserFiles | None:
     r = cfg.randomize
     if r.level == "none" or not (r.texture_dir or (r.mesh_dir and r.level == "full")):
         return None
-    return load_user_files(r.texture_dir, r.mesh_dir if r.level == "full" else None,
+    return load_user_files(r.texture_dir, r.mesh_dir if r.level == "full" else None, texture_size=r.texture_size,
                            max_size_m=float(r.resolve(task.levers)["distractor_size_m"][1]))

@@ -145,7 +145,7 @@ class Looks:
         self.lv = self.cfg.levers
         self.full = self.cfg.level == "full"
         self.uploader = uploader
-        self.pixels = TexturePixels(user=self.cfg.user)
+        self.pixels = TexturePixels(self.cfg.texture_size, user=self.cfg.user)
         self.library_size = self.cfg.library + (len(self.cfg.user.images) if self.cfg.user else 0)
         st, t = self.stage, scene.task
         self.cams = {n: _Camera(scene, n) for n in scene.cameras}
@@ -379,6 +379,9 @@ class Looks:
             m.mat_texrepeat[mat] = [slot["repeat"], slot["repeat"]]
             if self.uploader is not None:
                 px = self.pixels.pixels(slot["recipe"])
+                if px.shape != (m.tex_height[tex], m.tex_width[tex], 3):  # a slice of tex_data would spill into the next slot
+                    raise RuntimeError(f"texture pixels {px.shape} for a {m.tex_width[tex]}x{m.tex_height[tex]} slot: randomize.texture_size "
+                                       "differs between the scene and the texture cache")
                 adr = int(m.tex_adr[tex])
                 m.tex_data[adr:adr + px.size] = px.ravel()
                 self.uploader(tex)

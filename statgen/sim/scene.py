@@ -430,7 +430,8 @@ def build_scene(
         plain = compile_scene(spec, robot.name)
         spec.stat.extent, spec.stat.center = float(plain.stat.extent), [float(x) for x in plain.stat.center]
         spec.stat.meansize = float(plain.stat.meansize)
-        extend_spec(spec, task=task, level=look.level, levers=look.levers, slots=look.slots, user=look.user)
+        extend_spec(spec, task=task, level=look.level, levers=look.levers, slots=look.slots, texture_size=look.texture_size,
+                    floor_grid_m=look.floor_grid_m, user=look.user)
     model = compile_scene(spec, robot.name)
     index = index_scene(model, robot=robot, cameras=cameras)
     stage = None

@@ -6,8 +6,9 @@ change the model's extent, hence the clip planes, hence pixels). At "appearance"
 
 - a background: three walls (boxes with their thin axis along local z, so that a 2D texture
   spans the visible face; contype 0; behind and beside the table as seen from the front camera);
+- the floor drawn on a coarser grid (`floor_grid_m`; the task's floor at "none" keeps its own);
 - a light pool of N_LIGHTS lights (the task's and the robot's own lights are switched off);
-- texture slots: `texture_slots` 2D RGB textures of TEX_SIZE^2 with one material each (texture
+- texture slots: `texture_slots` 2D RGB textures of `texture_size`^2 with one material each (texture
   in the RGB role), filled per shard; and two of MuJoCo's builtin textures (checker, gradient);
 - at "full" only: the table compiled at its largest size and height (a layout only shrinks
   it at run time, so every collision bound stays conservative), and a distractor pool: for each
@@ -26,7 +27,7 @@ import mujoco
 import numpy as np
 
 from statgen.config import RobotSpec, TaskSpec
-from statgen.sim.library import TEX_SIZE, UserFiles
+from statgen.sim.library import UserFiles
 
 N_LIGHTS = 4  # the light pool; 1 or 2 are on by default (each active light costs ~4% of a frame on llvmpipe)
 SHAPES = ("box", "cylinder", "sphere", "capsule", "ellipsoid")
@@ -63,27 +64,31 @@ def _material(spec: mujoco.MjSpec, name: str, texture: str) -> None:
     spec.add_material(name=name, texuniform=True, texrepeat=[1, 1]).textures = names
 
 
-def extend_spec(spec: mujoco.MjSpec, *, task: TaskSpec, level: str, levers: dict[str, Any], slots: int, user: UserFiles | None) -> None:
+def extend_spec(spec: mujoco.MjSpec, *, task: TaskSpec, level: str, levers: dict[str, Any], slots: int, texture_size: int,
+                floor_grid_m: float, user: UserFiles | None) -> None:
     """Add the background, light pool, texture slots and (level full) the distractor pool and the largest table."""
     wb = spec.worldbody
     # Primitives (props, distractors) drawn with fewer facets than MuJoCo's 28 x 16: on a CPU renderer
     # each facet is lit per vertex, and a few spheres and capsules cost several % of a frame.
     spec.visual.quality.numslices, spec.visual.quality.numstacks = PRIMITIVE_SLICES, PRIMITIVE_STACKS
+    floor = spec.geom(FLOOR)  # randomize.floor_grid_m: the plane's render grid (settings.py says why)
+    floor.size = [floor.size[0], floor.size[1], floor_grid_m]
     for w in WALLS:
         wb.add_geom(name=f"statgen/wall_{w}", type=mujoco.mjtGeom.mjGEOM_BOX, size=list(WALL_HALF), pos=[0, 0, -20],
                     rgba=[0.7, 0.7, 0.7, 1], contype=0, conaffinity=0)
     for i in range(N_LIGHTS):
         wb.add_light(name=f"statgen/look_light{i}", pos=[0, 0, 3], dir=[0, 0, -1], diffuse=[0.5, 0.5, 0.5], castshadow=True,
                      cutoff=60.0, exponent=2.0)
-    grey = np.full((TEX_SIZE, TEX_SIZE, 3), 128, dtype=np.uint8).tobytes()
+    n = texture_size
+    grey = np.full((n, n, 3), 128, dtype=np.uint8).tobytes()
     for k in range(slots):
-        t = spec.add_texture(name=f"statgen/slot{k}", type=mujoco.mjtTexture.mjTEXTURE_2D, width=TEX_SIZE, height=TEX_SIZE, nchannel=3)
+        t = spec.add_texture(name=f"statgen/slot{k}", type=mujoco.mjtTexture.mjTEXTURE_2D, width=n, height=n, nchannel=3)
         t.data = grey
         _material(spec, f"statgen/slot{k}", t.name)
     spec.add_texture(name="statgen/builtin_checker", type=mujoco.mjtTexture.mjTEXTURE_2D, builtin=mujoco.mjtBuiltin.mjBUILTIN_CHECKER,
-                     width=TEX_SIZE, height=TEX_SIZE, rgb1=[0.9, 0.9, 0.9], rgb2=[0.35, 0.35, 0.35])
+                     width=n, height=n, rgb1=[0.9, 0.9, 0.9], rgb2=[0.35, 0.35, 0.35])
     spec.add_texture(name="statgen/builtin_gradient", type=mujoco.mjtTexture.mjTEXTURE_2D, builtin=mujoco.mjtBuiltin.mjBUILTIN_GRADIENT,
-                     width=TEX_SIZE, height=TEX_SIZE, rgb1=[0.95, 0.95, 0.95], rgb2=[0.3, 0.3, 0.3])
+                     width=n, height=n, rgb1=[0.95, 0.95, 0.95], rgb2=[0.3, 0.3, 0.3])
     for b in BUILTINS:
         _material(spec, f"statgen/{b}", f"statgen/{b}")
     if level != "full":
@@ -209,6 +214,8 @@ class LookConfig:
     level: str = "none"
     levers: dict[str, Any] = field(default_factory=dict)
     slots: int = 8
+    texture_size: int = 128  # a texture slot's side [px]
+    floor_grid_m: float = 0.4  # the floor plane's size[2] [m]
     library: int = 128
     robot_colors: bool = False
     seed: int = 0
@@ -218,5 +225,6 @@ class LookConfig:
     def of(cls, config: Any, task: TaskSpec, user: UserFiles | None = None) -> LookConfig:
         """From a GenerateConfig (its `randomize` group and seed) and the task's [randomize] table."""
         r = config.randomize
-        return cls(level=r.level, levers=r.resolve(task.levers), slots=r.texture_slots, library=r.texture_library,
+        return cls(level=r.level, levers=r.resolve(task.levers), slots=r.texture_slots, texture_size=r.texture_size,
+                   floor_grid_m=r.floor_grid_m, library=r.texture_library,
                    robot_colors=r.robot_colors, seed=config.seed, user=user)

@@ -65,6 +65,20 @@ def test_check_out_refuses_a_stopped_run_without_resume(out):
     check_out(out, identity, resume=True)  # its own run: continued
 
 
+def test_a_refused_resume_names_each_difference_with_both_values(out):
+    """The one line says what differs and what the run was made with, so the original value can be given:
+    a record made before randomize.texture_size existed was made with its legacy value, 256."""
+    _stopped_run(out, IDENTITY)
+    identity = recorded_identity(out)
+    given = json.loads(json.dumps(identity))
+    given["config"]["seed"] = 5
+    given["config"]["randomize"]["texture_size"] = 128
+    with pytest.raises(ConfigError) as e:
+        check_out(out, given, resume=True)
+    msg = str(e.value)
+    assert "config.seed: 0 recorded, 5 given" in msg and "config.randomize.texture_size: 256 recorded, 128 given" in msg, msg
+
+
 @pytest.mark.parametrize("files", [["notes/today.txt"], ["shards/statgen-000000.tar"]])
 def test_check_out_refuses_a_foreign_prefix(out, files):
     """Anything without _run/run.json, even only in sub-folders, is not ours: refused with and without --resume."""

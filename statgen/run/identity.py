@@ -99,9 +99,23 @@ def check_out(out: Store, identity: dict[str, Any], *, resume: bool, overwrite: 
         raise ConfigError(f"--out {out.uri}: already holds a dataset; pass --resume to continue it, --overwrite to replace it, or choose another --out")
     old = recorded_identity(out)
     if old != identity:
-        diffs = diff_keys(old, identity) if isinstance(old, dict) else ["identity"]
-        raise ConfigError(f"--resume refused: {out.uri} was made with a different config ({', '.join(diffs[:6])}{' ...' if len(diffs) > 6 else ''} differ); "
+        if isinstance(old, dict):
+            diffs = diff_keys(old, identity)
+            shown = [f"{k}: {_value_at(old, k)} recorded, {_value_at(identity, k)} given" for k in diffs[:6]]
+        else:
+            diffs, shown = ["identity"], ["its identity in run.json is not an object"]
+        raise ConfigError(f"--resume refused: {out.uri} was made with a different config ({'; '.join(shown)}{' ...' if len(diffs) > 6 else ''}); "
                           "use the original flags, replace it with --overwrite (instead of --resume), or choose another --out")
+
+
+def _value_at(d: Any, dotted: str) -> str:
+    """A value of a nested identity at a diff_keys path, short enough for a one-line message."""
+    for part in dotted.split("."):
+        if not isinstance(d, dict) or part not in d:
+            return "absent"
+        d = d[part]
+    text = json.dumps(d, sort_keys=True)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def record_run(out: Store, identity: dict[str, Any], cfg: Any) -> None:

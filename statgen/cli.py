@@ -28,10 +28,13 @@ def generate(**given: Any) -> None:
     flags = {_GENERATE_OPTIONS[p].key: (None if v is False else v) for p, v in given.items()}  # False: a bool flag not given
     pipeline, out = flags.pop("pipeline"), flags.get("out")
     values = load_pipeline(pipeline) if pipeline else {}
-    if flags.get("resume") and not flags.get("overwrite") and flags.get("robot") is None and pipeline is None and out is not None:
-        from statgen.run.identity import config_of_run
+    if flags.get("resume") and not flags.get("overwrite") and out is not None:
+        from statgen.run.identity import config_of_run, legacy_of_run
 
-        values = config_of_run(out)  # `--resume --out DIR` continues with the run's own config
+        if flags.get("robot") is None and pipeline is None:
+            values = config_of_run(out)  # `--resume --out DIR` continues with the run's own config
+        else:  # its config given again: what the run was made with before a setting existed, unless given
+            values = {**legacy_of_run(out), **values}
     ds = run(build_config(values, flags=flags))
     out_dir = out or f"data/{ds['robot']}"
     rate, acc, did = ds.get("samples_per_second"), ds["acceptance"], ds["run"]

@@ -76,7 +76,8 @@ def test_a_refused_resume_names_each_difference_with_both_values(out):
     with pytest.raises(ConfigError) as e:
         check_out(out, given, resume=True)
     msg = str(e.value)
-    assert "config.seed: 0 recorded, 5 given" in msg and "config.randomize.texture_size: 256 recorded, 128 given" in msg, msg
+    assert "config.seed: 0 recorded, 5 given (--seed)" in msg, msg
+    assert "config.randomize.texture_size: 256 recorded, 128 given (pipeline [randomize] texture_size)" in msg, msg
 
 
 @pytest.mark.parametrize("files", [["notes/today.txt"], ["shards/statgen-000000.tar"]])

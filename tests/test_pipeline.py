@@ -180,6 +180,28 @@ def test_refusals_leave_the_dataset_untouched(two_workers):
     assert {p: p.stat().st_mtime_ns for p in two_workers.rglob("*")} == before
 
 
+def test_a_run_recorded_before_a_setting_existed_resumes_with_its_config_given_again(tmp_path):
+    """A run recorded without randomize.texture_size and floor_grid_m (made before they existed: at 256 and
+    0.1), resumed with its flags given again: it continues as made instead of being refused for today's
+    defaults; a value given explicitly that differs is refused, naming both values and where to give it."""
+    root = tmp_path / "old"
+    cli(*gen_args(root, "--workers", "1", "--randomize", "none"))
+    for f in (root / "dataset.json", root / "_run" / "run.json"):
+        d = json.loads(f.read_text())
+        config = d["config"] if f.name == "dataset.json" else d["identity"]["config"]
+        del config["randomize"]["texture_size"], config["randomize"]["floor_grid_m"]
+        f.write_text(json.dumps(d))
+    r = cli(*gen_args(root, "--workers", "1", "--randomize", "none", "--resume"), check=False)
+    assert r.returncode == 0 and "already complete" in r.stdout, r.stderr  # dataset.json may be rewritten with the two values
+    randomize = json.loads((root / "dataset.json").read_text())["config"]["randomize"]
+    assert (randomize.get("texture_size", 256), randomize.get("floor_grid_m", 0.1)) == (256, 0.1)
+    pipe = tmp_path / "p.toml"
+    pipe.write_text("[randomize]\nlevel = \"none\"\ntexture_size = 128\n")
+    r = cli(*gen_args(root, "--workers", "1", "--pipeline", str(pipe), "--resume"), check=False)
+    assert r.returncode == 2 and "config.randomize.texture_size: 256 recorded, 128 given (pipeline [randomize] texture_size)" in r.stderr, r.stderr
+    assert "floor_grid_m" not in r.stderr, r.stderr  # not given: as recorded
+
+
 @pytest.mark.own_ray  # killpg stops the embedded instance with the driver
 def test_resume_after_sigkill(two_workers, tmp_path):
     out = tmp_path / "killed"

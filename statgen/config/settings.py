@@ -17,8 +17,9 @@ declared with `setting(...)`. The declaration carries everything the rest of sta
   (statgen.config.task), and `RandomizeSettings.resolve(task)` gives the values in force;
 - `legacy`: the value a dataset made before the setting existed was made with, when that is
   not its default (`randomize.level`: datasets before it are "none"; `randomize.texture_size`:
-  256). dataset.json and _run/run.json read back with it, so verify re-renders and --resume
-  continues such a dataset as it was made.
+  256; `randomize.floor_grid_m`: 0.1). dataset.json and _run/run.json read back with it, so verify
+  re-renders and --resume continues such a dataset as it was made (also when the resume gives
+  its config again: statgen.run.identity.legacy_of_run).
 
 From these declarations, and from nowhere else: `load_pipeline` (sections, keys, types and
 values), `build_config` (flags and values, every problem reported at once in one
@@ -165,8 +166,8 @@ class RandomizeSettings:
     # "What randomisation costs"). Raise it for larger images. Datasets made before it existed used 256.
     texture_size: int = setting(128, kind="int", toml="randomize.texture_size", check=_power_of_two(32, 1024, " px"), legacy=256)
     # The floor plane's size[2] at appearance and full [m]: MuJoCo draws a plane as quads 2 * size[2] wide, lit
-    # per vertex. The task's 0.1 (42 x 42 quads on its 8 m floor, every frame) cost about 7% of full's render
-    # though the walls and the table hide nearly all of it; 0.4 is 12 x 12 quads. Datasets made before it
+    # per vertex. The task's 0.1 (40 x 40 quads on its 8 m floor, every frame) cost about 7% of full's render
+    # though the walls and the table hide nearly all of it; 0.4 is 10 x 10 quads. Datasets made before it
     # existed used the task's floor (0.1); level none always does.
     floor_grid_m: float = setting(0.4, kind="float", toml="randomize.floor_grid_m", check=_between(0.05, 4.0, " m"), legacy=0.1)
     # --- per-lever ranges (the task may set them too) ---

@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from statgen.config.settings import complete_identity, values_from_identity
+from statgen.config.settings import NO_LEGACY, SETTINGS, complete_identity, values_from_identity
 from statgen.errors import ConfigError
 from statgen.faults import maybe_kill
 from statgen.run.job import Job
@@ -42,6 +42,27 @@ def config_of_run(out: str) -> dict[str, Any]:
     values = values_from_identity(complete_identity(config) if isinstance(config, dict) else config)
     values.update(run.get("config_source", {}))  # the robot/task as given: a name or a file path
     return values
+
+
+def legacy_of_run(out: str) -> dict[str, Any]:
+    """The settings a recorded run was made without, at the legacy value it was made with where that is not
+    today's default (flat keys, as build_config takes them). A `--resume` given its config again (flags or a
+    pipeline) starts from these: the run could not have set them, and today's default would refuse it.
+    {} when `out` holds no readable run record (check_out says why later)."""
+    store = Store.open(out)
+    if not store.exists(RUN_JSON):
+        return {}
+    run = read_json(store, RUN_JSON, "run.json")
+    config = run.get("identity", {}).get("config") if isinstance(run, dict) and isinstance(run.get("identity"), dict) else None
+    if not isinstance(config, dict):
+        return {}
+    out_values = {}
+    for k, d in SETTINGS.items():
+        group, _, name = k.rpartition(".")
+        holder = config.get(group, {}) if group else config
+        if d.meta.identity and d.meta.legacy != NO_LEGACY and isinstance(holder, dict) and name not in holder:
+            out_values[k] = d.meta.legacy
+    return out_values
 
 
 def diff_keys(a: dict, b: dict, prefix: str = "") -> list[str]:
@@ -101,11 +122,24 @@ def check_out(out: Store, identity: dict[str, Any], *, resume: bool, overwrite: 
     if old != identity:
         if isinstance(old, dict):
             diffs = diff_keys(old, identity)
-            shown = [f"{k}: {_value_at(old, k)} recorded, {_value_at(identity, k)} given" for k in diffs[:6]]
+            shown = [f"{k}: {_value_at(old, k)} recorded, {_value_at(identity, k)} given{_how(k)}" for k in diffs[:6]]
         else:
             diffs, shown = ["identity"], ["its identity in run.json is not an object"]
         raise ConfigError(f"--resume refused: {out.uri} was made with a different config ({'; '.join(shown)}{' ...' if len(diffs) > 6 else ''}); "
                           "use the original flags, replace it with --overwrite (instead of --resume), or choose another --out")
+
+
+def _how(dotted: str) -> str:
+    """How to give a config setting of a diff_keys path: its flag, else its pipeline key."""
+    d = SETTINGS.get(dotted.removeprefix("config."))
+    if not dotted.startswith("config.") or d is None:
+        return ""
+    if d.meta.flag:
+        return f" ({d.meta.flag})"
+    if d.meta.toml:
+        section, _, key = d.meta.toml.rpartition(".")
+        return f" (pipeline [{section}] {key})" if section else f" (pipeline {key})"
+    return ""
 
 
 def _value_at(d: Any, dotted: str) -> str:

@@ -31,7 +31,7 @@ plus the code that uses it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -516,6 +516,12 @@ def values_from_identity(config: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def legacy_values(present: Iterable[str]) -> dict[str, Any]:
+    """Flat key -> legacy value of each identity setting missing from `present` (flat keys) that declares
+    one: what a run recorded before the setting existed was made with, where that is not today's default."""
+    return {k: d.meta.legacy for k, d in SETTINGS.items() if k not in present and d.meta.identity and d.meta.legacy != NO_LEGACY}
+
+
 def complete_identity(config: Mapping[str, Any]) -> dict[str, Any]:
     """A run identity's "config" with every identity setting it lacks at its legacy value: a dataset made
     before a setting existed was made with it (the default, unless the setting declares `legacy`)."""
@@ -547,8 +553,6 @@ def config_from_identity(config: Mapping[str, Any], where: str = "config") -> Ge
     for k in ("robot", "n"):
         if k not in checked:
             pr.add(f"{where}.{k}: missing")
-    for k, d in SETTINGS.items():  # made before a setting existed: with its legacy value
-        if k not in checked and d.meta.identity and d.meta.legacy != NO_LEGACY:
-            checked[k] = d.meta.legacy
+    checked.update(legacy_values(checked))  # made before a setting existed: with its legacy value
     pr.raise_if_any()
     return _assemble(checked)

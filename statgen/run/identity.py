@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from statgen.config.settings import NO_LEGACY, SETTINGS, complete_identity, values_from_identity
+from statgen.config.settings import SETTINGS, complete_identity, legacy_values, values_from_identity
 from statgen.errors import ConfigError
 from statgen.faults import maybe_kill
 from statgen.run.job import Job
@@ -54,15 +54,7 @@ def legacy_of_run(out: str) -> dict[str, Any]:
         return {}
     run = read_json(store, RUN_JSON, "run.json")
     config = run.get("identity", {}).get("config") if isinstance(run, dict) and isinstance(run.get("identity"), dict) else None
-    if not isinstance(config, dict):
-        return {}
-    out_values = {}
-    for k, d in SETTINGS.items():
-        group, _, name = k.rpartition(".")
-        holder = config.get(group, {}) if group else config
-        if d.meta.identity and d.meta.legacy != NO_LEGACY and isinstance(holder, dict) and name not in holder:
-            out_values[k] = d.meta.legacy
-    return out_values
+    return legacy_values(values_from_identity(config)) if isinstance(config, dict) else {}
 
 
 def diff_keys(a: dict, b: dict, prefix: str = "") -> list[str]:
